@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the pinned test peers (Dendrite homeserver, stripe-mock) into the
+# git-ignored .tools/ folder with `go install`. Skips what is already there, so
+# it is cheap to call from every make target that needs them.
+set -euo pipefail
+
+DENDRITE_VERSION=v0.13.8
+STRIPE_MOCK_VERSION=v0.203.0
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="$root/.tools"
+mkdir -p "$tools/bin"
+
+install() {
+	local name="$1" pkg="$2" version="$3"
+	local stamp="$tools/bin/.$name-$version"
+	if [[ -x "$tools/bin/$name" && -f "$stamp" ]]; then
+		return 0
+	fi
+	echo "installing $name $version into .tools/bin (first time only, may take a few minutes)" >&2
+	GOBIN="$tools/bin" GOFLAGS=-buildvcs=false go install "$pkg@$version"
+	rm -f "$tools/bin/.$name-"*
+	touch "$stamp"
+}
+
+install dendrite github.com/matrix-org/dendrite/cmd/dendrite "$DENDRITE_VERSION"
+install stripe-mock github.com/stripe/stripe-mock "$STRIPE_MOCK_VERSION"
