@@ -1,0 +1,210 @@
+// Package config defines matrix-stripe's configuration: the structs the YAML
+// file decodes into, the upgrader that carries a user's values into the
+// current layout, environment overrides for secrets, and validation that names
+// the offending key.
+package config
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+	"gopkg.in/yaml.v3"
+	"maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/id"
+)
+
+// PlaceholderToken is what the example config holds until -g generates real tokens.
+const PlaceholderToken = "This value is generated when generating the registration"
+
+type Config struct {
+	Homeserver HomeserverConfig `yaml:"homeserver"`
+	AppService AppServiceConfig `yaml:"appservice"`
+	Database   DatabaseConfig   `yaml:"database"`
+	Stripe     StripeConfig     `yaml:"stripe"`
+	Bridge     BridgeConfig     `yaml:"bridge"`
+	Logging    LoggingConfig    `yaml:"logging"`
+}
+
+type HomeserverConfig struct {
+	Address string `yaml:"address"`
+	Domain  string `yaml:"domain"`
+}
+
+type AppServiceConfig struct {
+	Address          string    `yaml:"address"`
+	PublicAddress    string    `yaml:"public_address"`
+	Hostname         string    `yaml:"hostname"`
+	Port             uint16    `yaml:"port"`
+	ID               string    `yaml:"id"`
+	Bot              BotConfig `yaml:"bot"`
+	UsernameTemplate string    `yaml:"username_template"`
+	ASToken          string    `yaml:"as_token"`
+	HSToken          string    `yaml:"hs_token"`
+}
+
+type BotConfig struct {
+	Username    string `yaml:"username"`
+	Displayname string `yaml:"displayname"`
+	Avatar      string `yaml:"avatar"`
+}
+
+type DatabaseConfig struct {
+	Type            string  `yaml:"type"`
+	URI             string  `yaml:"uri"`
+	MaxOpenConns    int     `yaml:"max_open_conns"`
+	MaxIdleConns    int     `yaml:"max_idle_conns"`
+	MaxConnIdleTime *string `yaml:"max_conn_idle_time"`
+	MaxConnLifetime *string `yaml:"max_conn_lifetime"`
+}
+
+type StripeConfig struct {
+	Accounts []AccountConfig `yaml:"accounts"`
+}
+
+type AccountConfig struct {
+	Alias          string   `yaml:"alias"`
+	DisplayName    string   `yaml:"display_name"`
+	APIKey         string   `yaml:"api_key"`
+	WebhookSecrets []string `yaml:"webhook_secrets"`
+	Livemode       bool     `yaml:"livemode"`
+	DashboardURL   string   `yaml:"dashboard_url"`
+	APIURL         string   `yaml:"api_url"`
+}
+
+type BridgeConfig struct {
+	CommandPrefix   string                 `yaml:"command_prefix"`
+	Permissions     Permissions            `yaml:"permissions"`
+	InviteAgents    map[string][]id.UserID `yaml:"invite_agents"`
+	CustomerLinkKey string                 `yaml:"customer_link_key"`
+}
+
+type LoggingConfig struct {
+	MinLevel string `yaml:"min_level"`
+	Format   string `yaml:"format"`
+}
+
+// Parse decodes a config, rejecting keys the structs do not know so that a
+// typo is an error instead of a silently ignored option.
+func Parse(data []byte) (*Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return nil, fmt.Errorf("failed to parse config: %w", err)
+	}
+	return &cfg, nil
+}
+
+// Load reads, upgrades (saving the result when save is set) and parses the
+// config at path, then applies environment overrides.
+func Load(path string, save bool) (*Config, error) {
+	data, _, err := Upgrade(path, save)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ApplyEnv(os.Getenv)
+	return cfg, nil
+}
+
+// Account returns the account with the given alias, or nil.
+func (c *Config) Account(alias string) *AccountConfig {
+	for i := range c.Stripe.Accounts {
+		if c.Stripe.Accounts[i].Alias == alias {
+			return &c.Stripe.Accounts[i]
+		}
+	}
+	return nil
+}
+
+// BotMXID is the full user ID of the appservice bot.
+func (c *Config) BotMXID() id.UserID {
+	return id.NewUserID(c.AppService.Bot.Username, c.Homeserver.Domain)
+}
+
+// GhostMXID is the user ID of the ghost that posts an account's billing events.
+func (c *Config) GhostMXID(alias string) id.UserID {
+	localpart := strings.ReplaceAll(c.AppService.UsernameTemplate, "{{.}}", alias)
+	return id.NewUserID(localpart, c.Homeserver.Domain)
+}
+
+func (c *Config) ghostRegex() *regexp.Regexp {
+	parts := strings.SplitN(c.AppService.UsernameTemplate, "{{.}}", 2)
+	pattern := regexp.QuoteMeta(parts[0]) + ".+"
+	if len(parts) == 2 {
+		pattern += regexp.QuoteMeta(parts[1])
+	}
+	return regexp.MustCompile(fmt.Sprintf("^@%s:%s$", pattern, regexp.QuoteMeta(c.Homeserver.Domain)))
+}
+
+// IsGhost reports whether userID is in the bridge's exclusive ghost namespace.
+func (c *Config) IsGhost(userID id.UserID) bool {
+	return c.ghostRegex().MatchString(string(userID))
+}
+
+// GenerateRegistration builds the appservice registration with fresh tokens.
+// The caller saves the tokens back into the config.
+func (c *Config) GenerateRegistration() *appservice.Registration {
+	reg := appservice.CreateRegistration()
+	reg.ID = c.AppService.ID
+	reg.URL = c.AppService.Address
+	reg.SenderLocalpart = c.AppService.Bot.Username
+	falseVal := false
+	reg.RateLimited = &falseVal
+	botRegex := regexp.MustCompile(fmt.Sprintf("^@%s:%s$",
+		regexp.QuoteMeta(c.AppService.Bot.Username), regexp.QuoteMeta(c.Homeserver.Domain)))
+	reg.Namespaces.UserIDs.Register(botRegex, true)
+	reg.Namespaces.UserIDs.Register(c.ghostRegex(), true)
+	return reg
+}
+
+// Registration returns the registration the running bridge serves, built from
+// the tokens in the config.
+func (c *Config) Registration() *appservice.Registration {
+	reg := c.GenerateRegistration()
+	reg.AppToken = c.AppService.ASToken
+	reg.ServerToken = c.AppService.HSToken
+	return reg
+}
+
+// DBUtil converts the database section into go.mau.fi/util's pool config.
+func (d *DatabaseConfig) DBUtil() dbutil.Config {
+	cfg := dbutil.Config{PoolConfig: dbutil.PoolConfig{
+		Type:         d.Type,
+		URI:          d.URI,
+		MaxOpenConns: d.MaxOpenConns,
+		MaxIdleConns: d.MaxIdleConns,
+	}}
+	if d.MaxConnIdleTime != nil {
+		cfg.ConnMaxIdleTime = *d.MaxConnIdleTime
+	}
+	if d.MaxConnLifetime != nil {
+		cfg.ConnMaxLifetime = *d.MaxConnLifetime
+	}
+	return cfg
+}
+
+// DashboardURL links to an object in the Stripe dashboard, in test or live mode.
+func (a *AccountConfig) DashboardLink(path string) string {
+	base := strings.TrimRight(a.DashboardURL, "/")
+	if !a.Livemode {
+		base += "/test"
+	}
+	return base + "/" + strings.TrimLeft(path, "/")
+}
+
+// parseDuration accepts null (disabled) or a Go duration.
+func parseDuration(val *string) error {
+	if val == nil {
+		return nil
+	}
+	_, err := time.ParseDuration(*val)
+	return err
+}

@@ -1,0 +1,70 @@
+package config
+
+import (
+	up "go.mau.fi/util/configupgrade"
+
+	matrixstripe "github.com/matrix-stripe/matrix-stripe"
+)
+
+func doUpgrade(helper up.Helper) {
+	helper.Copy(up.Str, "homeserver", "address")
+	helper.Copy(up.Str, "homeserver", "domain")
+
+	helper.Copy(up.Str, "appservice", "address")
+	helper.Copy(up.Str, "appservice", "public_address")
+	helper.Copy(up.Str, "appservice", "hostname")
+	helper.Copy(up.Int, "appservice", "port")
+	helper.Copy(up.Str, "appservice", "id")
+	helper.Copy(up.Str, "appservice", "bot", "username")
+	helper.Copy(up.Str, "appservice", "bot", "displayname")
+	helper.Copy(up.Str, "appservice", "bot", "avatar")
+	helper.Copy(up.Str, "appservice", "username_template")
+	helper.Copy(up.Str, "appservice", "as_token")
+	helper.Copy(up.Str, "appservice", "hs_token")
+
+	helper.Copy(up.Str, "database", "type")
+	helper.Copy(up.Str, "database", "uri")
+	helper.Copy(up.Int, "database", "max_open_conns")
+	helper.Copy(up.Int, "database", "max_idle_conns")
+	helper.Copy(up.Str|up.Null, "database", "max_conn_idle_time")
+	helper.Copy(up.Str|up.Null, "database", "max_conn_lifetime")
+
+	helper.Copy(up.List, "stripe", "accounts")
+
+	helper.Copy(up.Str, "bridge", "command_prefix")
+	helper.Copy(up.Map, "bridge", "permissions")
+	helper.Copy(up.Map, "bridge", "invite_agents")
+	helper.Copy(up.Str, "bridge", "customer_link_key")
+
+	helper.Copy(up.Str, "logging", "min_level")
+	helper.Copy(up.Str, "logging", "format")
+}
+
+// Upgrader carries a user's values into the current example layout, keeping
+// the example's comments, like mautrix bridges do.
+var Upgrader = &up.StructUpgrader{
+	SimpleUpgrader: doUpgrade,
+	Blocks: [][]string{
+		{"appservice"},
+		{"database"},
+		{"stripe"},
+		{"bridge"},
+		{"logging"},
+	},
+	Base: matrixstripe.ExampleConfig,
+}
+
+// Upgrade runs the upgrader over the file at path and returns the result.
+func Upgrade(path string, save bool, extra ...up.Upgrader) ([]byte, bool, error) {
+	return up.Do(path, save, Upgrader, extra...)
+}
+
+// SaveTokens writes generated appservice tokens into the config file in place,
+// keeping comments.
+func SaveTokens(path, asToken, hsToken string) error {
+	_, _, err := Upgrade(path, true, up.SimpleUpgrader(func(helper up.Helper) {
+		helper.Set(up.Str, asToken, "appservice", "as_token")
+		helper.Set(up.Str, hsToken, "appservice", "hs_token")
+	}))
+	return err
+}

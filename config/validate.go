@@ -1,0 +1,175 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"maunium.net/go/mautrix/id"
+)
+
+// ErrInvalid marks every validation failure, so callers can tell a config
+// problem (exit code, hint to edit the file) from an I/O error.
+var ErrInvalid = errors.New("invalid config")
+
+var aliasPattern = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+func invalid(key, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, key, fmt.Sprintf(format, args...))
+}
+
+func placeholder(val string) bool {
+	return val == "" || val == PlaceholderToken || strings.Contains(val, "replace_me")
+}
+
+// Validate checks everything the bridge needs before it touches the network.
+// The error names the first offending key.
+func (c *Config) Validate() error {
+	if err := checkURL("homeserver.address", c.Homeserver.Address); err != nil {
+		return err
+	}
+	if c.Homeserver.Domain == "" {
+		return invalid("homeserver.domain", "must be set to your server name")
+	}
+	if err := checkURL("appservice.address", c.AppService.Address); err != nil {
+		return err
+	}
+	if c.AppService.PublicAddress != "" {
+		if err := checkURL("appservice.public_address", c.AppService.PublicAddress); err != nil {
+			return err
+		}
+	}
+	if c.AppService.Hostname == "" {
+		return invalid("appservice.hostname", "must name where to listen (an IP address or a unix socket path)")
+	}
+	if c.AppService.Port == 0 && !strings.HasPrefix(c.AppService.Hostname, "/") {
+		return invalid("appservice.port", "must be set when listening on an IP address")
+	}
+	if c.AppService.ID == "" {
+		return invalid("appservice.id", "must be set")
+	}
+	if _, _, err := id.NewUserID(c.AppService.Bot.Username, c.Homeserver.Domain).ParseAndValidateStrict(); err != nil {
+		return invalid("appservice.bot.username", "%q does not make a valid user ID", c.AppService.Bot.Username)
+	}
+	if strings.Count(c.AppService.UsernameTemplate, "{{.}}") != 1 {
+		return invalid("appservice.username_template", "must contain {{.}} exactly once")
+	}
+	if placeholder(c.AppService.ASToken) {
+		return invalid("appservice.as_token", "still a placeholder; run matrix-stripe -g to generate the registration")
+	}
+	if placeholder(c.AppService.HSToken) {
+		return invalid("appservice.hs_token", "still a placeholder; run matrix-stripe -g to generate the registration")
+	}
+	if err := c.Database.validate(); err != nil {
+		return err
+	}
+	if err := c.validateAccounts(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(c.Bridge.CommandPrefix) == "" || strings.ContainsAny(c.Bridge.CommandPrefix, " \t\n") {
+		return invalid("bridge.command_prefix", "must be one word, like !stripe")
+	}
+	if err := c.Bridge.Permissions.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for alias, users := range c.Bridge.InviteAgents {
+		if c.Account(alias) == nil {
+			return invalid("bridge.invite_agents", "%q is not a configured account alias", alias)
+		}
+		for _, user := range users {
+			if _, _, err := user.ParseAndValidateRelaxed(); err != nil {
+				return invalid("bridge.invite_agents."+alias, "%q is not a valid user ID", user)
+			}
+		}
+	}
+	if c.Bridge.CustomerLinkKey == "" {
+		return invalid("bridge.customer_link_key", "must be set (default matrix_user_id)")
+	}
+	switch c.Logging.Format {
+	case "auto", "pretty", "json":
+	default:
+		return invalid("logging.format", "%q is not auto, pretty or json", c.Logging.Format)
+	}
+	if _, err := parseLevel(c.Logging.MinLevel); err != nil {
+		return invalid("logging.min_level", "%v", err)
+	}
+	return nil
+}
+
+func checkURL(key, val string) error {
+	u, err := url.Parse(val)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "unix") || (u.Host == "" && u.Scheme != "unix") {
+		return invalid(key, "%q is not an http(s) URL", val)
+	}
+	return nil
+}
+
+func (d *DatabaseConfig) validate() error {
+	switch d.Type {
+	case "postgres", "sqlite3-fk-wal":
+	default:
+		return invalid("database.type", "%q is not supported (use postgres or sqlite3-fk-wal)", d.Type)
+	}
+	if d.URI == "" {
+		return invalid("database.uri", "must be set")
+	}
+	if err := parseDuration(d.MaxConnIdleTime); err != nil {
+		return invalid("database.max_conn_idle_time", "%v", err)
+	}
+	if err := parseDuration(d.MaxConnLifetime); err != nil {
+		return invalid("database.max_conn_lifetime", "%v", err)
+	}
+	return nil
+}
+
+func (c *Config) validateAccounts() error {
+	if len(c.Stripe.Accounts) == 0 {
+		return invalid("stripe.accounts", "configure at least one account")
+	}
+	seen := make(map[string]bool)
+	for i, acct := range c.Stripe.Accounts {
+		key := fmt.Sprintf("stripe.accounts[%d]", i)
+		if !aliasPattern.MatchString(acct.Alias) {
+			return invalid(key+".alias", "%q must be 1-32 lowercase letters, digits, '-' or '_'", acct.Alias)
+		}
+		if seen[acct.Alias] {
+			return invalid(key+".alias", "%q is used twice", acct.Alias)
+		}
+		seen[acct.Alias] = true
+		if placeholder(acct.APIKey) {
+			return invalid(key+".api_key", "set a Stripe secret or restricted key (or %s)", acct.EnvPrefix()+"API_KEY")
+		}
+		if !strings.HasPrefix(acct.APIKey, "sk_") && !strings.HasPrefix(acct.APIKey, "rk_") {
+			return invalid(key+".api_key", "must be a secret (sk_) or restricted (rk_) key")
+		}
+		if keyLive := strings.Contains(acct.APIKey, "_live_"); keyLive != acct.Livemode {
+			return invalid(key+".livemode", "is %t but the API key is a %s key", acct.Livemode, modeName(keyLive))
+		}
+		if len(acct.WebhookSecrets) == 0 {
+			return invalid(key+".webhook_secrets", "add the endpoint's signing secret (whsec_...)")
+		}
+		for j, secret := range acct.WebhookSecrets {
+			if placeholder(secret) || !strings.HasPrefix(secret, "whsec_") {
+				return invalid(fmt.Sprintf("%s.webhook_secrets[%d]", key, j), "must be a signing secret starting with whsec_")
+			}
+		}
+		if err := checkURL(key+".dashboard_url", acct.DashboardURL); err != nil {
+			return err
+		}
+		if acct.APIURL != "" {
+			if err := checkURL(key+".api_url", acct.APIURL); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func modeName(live bool) string {
+	if live {
+		return "live"
+	}
+	return "test"
+}

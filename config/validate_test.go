@@ -1,0 +1,89 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"maunium.net/go/mautrix/id"
+
+	matrixstripe "github.com/matrix-stripe/matrix-stripe"
+)
+
+func validConfig(t *testing.T) *Config {
+	t.Helper()
+	cfg, err := Parse([]byte(matrixstripe.ExampleConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.AppService.ASToken = "as"
+	cfg.AppService.HSToken = "hs"
+	cfg.Stripe.Accounts[0].APIKey = "rk_test_abc"
+	cfg.Stripe.Accounts[0].WebhookSecrets = []string{"whsec_abc"}
+	return cfg
+}
+
+func TestValidate(t *testing.T) {
+	if err := validConfig(t).Validate(); err != nil {
+		t.Fatalf("valid config rejected: %v", err)
+	}
+	tests := []struct {
+		name    string
+		mutate  func(c *Config)
+		wantKey string
+	}{
+		{"placeholder tokens", func(c *Config) { c.AppService.ASToken = PlaceholderToken }, "appservice.as_token"},
+		{"bad homeserver url", func(c *Config) { c.Homeserver.Address = "localhost:8008" }, "homeserver.address"},
+		{"no domain", func(c *Config) { c.Homeserver.Domain = "" }, "homeserver.domain"},
+		{"bad db type", func(c *Config) { c.Database.Type = "mysql" }, "database.type"},
+		{"bad duration", func(c *Config) { d := "soon"; c.Database.MaxConnLifetime = &d }, "database.max_conn_lifetime"},
+		{"no accounts", func(c *Config) { c.Stripe.Accounts = nil }, "stripe.accounts"},
+		{"placeholder key", func(c *Config) { c.Stripe.Accounts[0].APIKey = "rk_test_replace_me" }, "stripe.accounts[0].api_key"},
+		{"publishable key", func(c *Config) { c.Stripe.Accounts[0].APIKey = "pk_test_abc" }, "stripe.accounts[0].api_key"},
+		{"live key in test mode", func(c *Config) { c.Stripe.Accounts[0].APIKey = "rk_live_abc" }, "stripe.accounts[0].livemode"},
+		{"bad alias", func(c *Config) { c.Stripe.Accounts[0].Alias = "Main Account" }, "stripe.accounts[0].alias"},
+		{"duplicate alias", func(c *Config) { c.Stripe.Accounts = append(c.Stripe.Accounts, c.Stripe.Accounts[0]) }, "stripe.accounts[1].alias"},
+		{"no webhook secret", func(c *Config) { c.Stripe.Accounts[0].WebhookSecrets = nil }, "stripe.accounts[0].webhook_secrets"},
+		{"bad webhook secret", func(c *Config) { c.Stripe.Accounts[0].WebhookSecrets = []string{"secret"} }, "stripe.accounts[0].webhook_secrets[0]"},
+		{"bad role", func(c *Config) { c.Bridge.Permissions["*"] = "user" }, `bridge.permissions["*"]`},
+		{"invite for unknown account", func(c *Config) { c.Bridge.InviteAgents["other"] = nil }, "bridge.invite_agents"},
+		{"bad invite mxid", func(c *Config) { c.Bridge.InviteAgents["main"] = append(c.Bridge.InviteAgents["main"], "agent") }, "bridge.invite_agents.main"},
+		{"empty prefix", func(c *Config) { c.Bridge.CommandPrefix = " " }, "bridge.command_prefix"},
+		{"template without placeholder", func(c *Config) { c.AppService.UsernameTemplate = "stripe" }, "appservice.username_template"},
+		{"bad log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
+		{"bad log level", func(c *Config) { c.Logging.MinLevel = "loud" }, "logging.min_level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := validConfig(t)
+			tt.mutate(cfg)
+			err := cfg.Validate()
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("want ErrInvalid, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantKey+":") {
+				t.Errorf("error %q does not name key %s", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	perms := Permissions{"*": RoleAgent, "example.com": RoleAdmin, "@bob:example.com": RoleAgent}
+	cases := map[string]Role{
+		"@alice:example.com": RoleAdmin,
+		"@bob:example.com":   RoleAgent,
+		"@eve:other.example": RoleAgent,
+	}
+	for user, want := range cases {
+		if got := perms.Get(id.UserID(user)); got != want {
+			t.Errorf("%s: got %q want %q", user, got, want)
+		}
+	}
+	if (Permissions{"example.com": RoleAgent}).Get("@eve:other.example") != RoleNone {
+		t.Error("unlisted user got a role")
+	}
+	if !RoleAdmin.AtLeast(RoleAgent) || RoleCustomer.AtLeast(RoleAgent) || !RoleAgent.AtLeast(RoleCustomer) {
+		t.Error("role ordering wrong")
+	}
+}
