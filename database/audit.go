@@ -1,0 +1,116 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/id"
+)
+
+// AuditQuery appends to and reads audit_log: every write command, allowed or
+// denied. Rows are never updated or deleted.
+type AuditQuery struct {
+	*dbutil.QueryHelper[*AuditEntry]
+}
+
+// AuditOutcome is how a command ended.
+type AuditOutcome string
+
+const (
+	AuditOK               AuditOutcome = "ok"
+	AuditDenied           AuditOutcome = "denied"
+	AuditError            AuditOutcome = "error"
+	AuditConfirmRequested AuditOutcome = "confirm_requested"
+	AuditCancelled        AuditOutcome = "cancelled"
+	AuditExpired          AuditOutcome = "expired"
+)
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID              int64 // assigned by Insert
+	Timestamp       time.Time
+	Actor           id.UserID
+	Role            string
+	AccountID       string
+	CustomerID      string
+	RoomID          id.RoomID
+	Command         string
+	TargetObject    string
+	Parameters      json.RawMessage
+	IdempotencyKey  string
+	StripeRequestID string
+	Outcome         AuditOutcome
+	Error           string
+}
+
+func newAuditEntry() *AuditEntry { return &AuditEntry{} }
+
+const (
+	getAuditBaseQuery = `
+		SELECT id, ts, actor, role, account_id, customer_id, room_id, command, target_object,
+		       parameters, idempotency_key, stripe_request_id, outcome, error
+		FROM audit_log
+	`
+	listAuditByCustomerQuery = getAuditBaseQuery + `WHERE account_id=$1 AND customer_id=$2 ORDER BY ts DESC, id DESC LIMIT $3`
+	listAuditByRoomQuery     = getAuditBaseQuery + `WHERE room_id=$1 ORDER BY ts DESC, id DESC LIMIT $2`
+	insertAuditQuery         = `
+		INSERT INTO audit_log (
+			ts, actor, role, account_id, customer_id, room_id, command, target_object,
+			parameters, idempotency_key, stripe_request_id, outcome, error
+		)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		RETURNING id
+	`
+)
+
+// Insert appends the entry and sets its ID. Zero Timestamp means now.
+func (aq *AuditQuery) Insert(ctx context.Context, entry *AuditEntry) error {
+	if entry.Timestamp.IsZero() {
+		entry.Timestamp = nowMilli()
+	}
+	return aq.GetDB().QueryRow(ctx, insertAuditQuery, entry.sqlVariables()...).Scan(&entry.ID)
+}
+
+// ListByCustomer returns the customer's newest entries first, at most limit.
+func (aq *AuditQuery) ListByCustomer(ctx context.Context, accountID, customerID string, limit int) ([]*AuditEntry, error) {
+	return aq.QueryMany(ctx, listAuditByCustomerQuery, accountID, customerID, limit)
+}
+
+// ListByRoom returns the room's newest entries first, at most limit.
+func (aq *AuditQuery) ListByRoom(ctx context.Context, roomID id.RoomID, limit int) ([]*AuditEntry, error) {
+	return aq.QueryMany(ctx, listAuditByRoomQuery, roomID, limit)
+}
+
+func (a *AuditEntry) Scan(row dbutil.Scannable) (*AuditEntry, error) {
+	var accountID, customerID, roomID, targetObject, idempotencyKey, stripeRequestID, errMsg sql.NullString
+	var parameters []byte
+	var ts int64
+	err := row.Scan(
+		&a.ID, &ts, &a.Actor, &a.Role, &accountID, &customerID, &roomID, &a.Command, &targetObject,
+		&parameters, &idempotencyKey, &stripeRequestID, &a.Outcome, &errMsg,
+	)
+	if err != nil {
+		return nil, err
+	}
+	a.Timestamp = time.UnixMilli(ts)
+	a.AccountID = accountID.String
+	a.CustomerID = customerID.String
+	a.RoomID = id.RoomID(roomID.String)
+	a.TargetObject = targetObject.String
+	a.Parameters = parameters
+	a.IdempotencyKey = idempotencyKey.String
+	a.StripeRequestID = stripeRequestID.String
+	a.Error = errMsg.String
+	return a, nil
+}
+
+func (a *AuditEntry) sqlVariables() []any {
+	return []any{
+		a.Timestamp.UnixMilli(), a.Actor, a.Role, dbutil.StrPtr(a.AccountID), dbutil.StrPtr(a.CustomerID),
+		dbutil.StrPtr(a.RoomID), a.Command, dbutil.StrPtr(a.TargetObject), jsonText(a.Parameters),
+		dbutil.StrPtr(a.IdempotencyKey), dbutil.StrPtr(a.StripeRequestID), a.Outcome, dbutil.StrPtr(a.Error),
+	}
+}

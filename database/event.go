@@ -1,0 +1,258 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix/id"
+)
+
+// EventQuery is the inbox (stripe_event): every Stripe event, stored once,
+// then claimed and delivered to Matrix in per-customer order.
+type EventQuery struct {
+	*dbutil.QueryHelper[*Event]
+}
+
+// EventState is where an inbox event is in its life.
+type EventState string
+
+const (
+	// EventPending waits for delivery, first or again after a retryable error.
+	EventPending EventState = "pending"
+	// EventDelivered has been posted to Matrix.
+	EventDelivered EventState = "delivered"
+	// EventSkipped was deliberately not posted (nothing to show, unknown account…).
+	EventSkipped EventState = "skipped"
+	// EventFailed gave up; it waits for an operator's Retry and blocks nothing.
+	EventFailed EventState = "failed"
+)
+
+// Event is one Stripe event in the inbox.
+type Event struct {
+	ID            string // evt_…
+	AccountID     string
+	CustomerID    string // empty for events that belong to no customer
+	Type          string
+	APIVersion    string
+	Created       time.Time // Stripe's created; whole seconds
+	Payload       json.RawMessage
+	ReceivedAt    time.Time
+	State         EventState
+	Attempts      int // claims so far, including ones whose worker died
+	NextAttemptAt time.Time
+	LastError     string // also the reason an event was skipped
+	ClaimedBy     string
+	ClaimedUntil  time.Time
+	MatrixEventID id.EventID
+	DeliveredAt   time.Time
+}
+
+func newEvent() *Event { return &Event{} }
+
+const eventColumns = `
+	event_id, account_id, customer_id, type, api_version, created, payload, received_at,
+	state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, matrix_event_id, delivered_at
+`
+
+const (
+	getEventByIDQuery = `SELECT ` + eventColumns + ` FROM stripe_event WHERE event_id=$1`
+	listFailedQuery   = `SELECT ` + eventColumns + ` FROM stripe_event WHERE state='failed' ORDER BY created, event_id LIMIT $1`
+	insertEventQuery  = `
+		INSERT INTO stripe_event (` + eventColumns + `)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT (event_id) DO NOTHING
+	`
+
+	// claimEventQuery claims the oldest event that may be delivered now, in
+	// one statement: SQLite takes its write lock when the statement starts,
+	// and on PostgreSQL the candidate row is locked by the subquery (with
+	// SKIP LOCKED, appended per dialect) before the update touches it, so two
+	// workers never claim the same event.
+	//
+	// $1 worker id, $2 lease expiry, $3 now.
+	claimEventQuery = `
+		UPDATE stripe_event
+		SET claimed_by=$1, claimed_until=$2, attempts=attempts+1
+		WHERE event_id = (
+			SELECT candidate.event_id
+			FROM stripe_event candidate
+			WHERE candidate.state='pending'
+				-- A retried event waits out its backoff.
+				AND candidate.next_attempt_at <= $3
+				-- Another worker is delivering it, unless its lease ran out
+				-- (the worker died): then it is anyone's again.
+				AND (candidate.claimed_until IS NULL OR candidate.claimed_until <= $3)
+				-- Per-customer order: only the customer's oldest pending event
+				-- may go. An older one that is claimed or backing off blocks
+				-- the rest; a failed one does not (it waits for an operator).
+				-- Events without a customer form one queue per account.
+				AND NOT EXISTS (
+					SELECT 1
+					FROM stripe_event earlier
+					WHERE earlier.state='pending'
+						AND earlier.account_id=candidate.account_id
+						AND (earlier.customer_id=candidate.customer_id
+							OR (earlier.customer_id IS NULL AND candidate.customer_id IS NULL))
+						-- Stripe's created has second precision; the event id
+						-- breaks ties the same way on every worker.
+						AND (earlier.created, earlier.event_id) < (candidate.created, candidate.event_id)
+				)
+			ORDER BY candidate.created, candidate.event_id
+			LIMIT 1
+			%s
+		)
+		RETURNING ` + eventColumns
+
+	// The Mark* updates only touch pending events: a worker whose lease ran
+	// out must not undo what the worker that took over has recorded.
+	markEventDeliveredQuery = `
+		UPDATE stripe_event
+		SET state='delivered', matrix_event_id=$2, delivered_at=$3, claimed_by=NULL, claimed_until=NULL
+		WHERE event_id=$1 AND state='pending'
+	`
+	markEventRetryQuery = `
+		UPDATE stripe_event
+		SET last_error=$2, next_attempt_at=$3, claimed_by=NULL, claimed_until=NULL
+		WHERE event_id=$1 AND state='pending'
+	`
+	markEventFailedQuery = `
+		UPDATE stripe_event
+		SET state='failed', last_error=$2, claimed_by=NULL, claimed_until=NULL
+		WHERE event_id=$1 AND state='pending'
+	`
+	markEventSkippedQuery = `
+		UPDATE stripe_event
+		SET state='skipped', last_error=$2, claimed_by=NULL, claimed_until=NULL
+		WHERE event_id=$1 AND state='pending'
+	`
+	// Attempts restart so the worker's give-up rule applies afresh.
+	retryEventQuery = `
+		UPDATE stripe_event
+		SET state='pending', attempts=0, next_attempt_at=0
+		WHERE event_id=$1 AND state='failed'
+	`
+)
+
+// Get returns the event, or nil.
+func (eq *EventQuery) Get(ctx context.Context, eventID string) (*Event, error) {
+	return eq.QueryOne(ctx, getEventByIDQuery, eventID)
+}
+
+// Insert stores a newly received event. An event already in the inbox is left
+// untouched and inserted is false: Stripe delivers at least once, and the
+// webhook and the catch-up may both bring the same event.
+//
+// Empty State means pending, zero ReceivedAt means now, zero NextAttemptAt
+// means at once.
+func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, err error) {
+	if evt.State == "" {
+		evt.State = EventPending
+	}
+	if evt.ReceivedAt.IsZero() {
+		evt.ReceivedAt = nowMilli()
+	}
+	if evt.NextAttemptAt.IsZero() {
+		evt.NextAttemptAt = evt.ReceivedAt
+	}
+	res, err := eq.GetDB().Exec(ctx, insertEventQuery, evt.sqlVariables()...)
+	if err != nil {
+		return false, err
+	}
+	affected, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return affected == 1, nil
+}
+
+// ClaimNext leases the oldest event that may be delivered now to workerID
+// until now+lease, or returns nil if there is none. The worker must end the
+// claim with MarkDelivered, MarkRetry, MarkFailed or MarkSkipped before the
+// lease runs out, or another worker may take the event over.
+func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time.Duration, now time.Time) (*Event, error) {
+	lock := ""
+	if eq.GetDB().Dialect == dbutil.Postgres {
+		// Skip rows another worker is claiming right now instead of waiting
+		// for it; that worker's customer is then busy anyway.
+		lock = "FOR UPDATE SKIP LOCKED"
+	}
+	query := fmt.Sprintf(claimEventQuery, lock)
+	return eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli())
+}
+
+// MarkDelivered records that the event is in the room as matrixEventID.
+func (eq *EventQuery) MarkDelivered(ctx context.Context, eventID string, matrixEventID id.EventID, now time.Time) error {
+	return eq.Exec(ctx, markEventDeliveredQuery, eventID, matrixEventID, now.UnixMilli())
+}
+
+// MarkRetry releases the claim after a retryable error; the event (and with
+// it the rest of its customer's queue) waits until nextAttempt.
+func (eq *EventQuery) MarkRetry(ctx context.Context, eventID, errMsg string, nextAttempt time.Time) error {
+	return eq.Exec(ctx, markEventRetryQuery, eventID, errMsg, nextAttempt.UnixMilli())
+}
+
+// MarkFailed gives up on the event until an operator retries it. Later events
+// of the same customer go ahead without it.
+func (eq *EventQuery) MarkFailed(ctx context.Context, eventID, errMsg string) error {
+	return eq.Exec(ctx, markEventFailedQuery, eventID, errMsg)
+}
+
+// MarkSkipped records that the event will deliberately never be posted, and why.
+func (eq *EventQuery) MarkSkipped(ctx context.Context, eventID, reason string) error {
+	return eq.Exec(ctx, markEventSkippedQuery, eventID, reason)
+}
+
+// ListFailed returns up to limit failed events, oldest first.
+func (eq *EventQuery) ListFailed(ctx context.Context, limit int) ([]*Event, error) {
+	return eq.QueryMany(ctx, listFailedQuery, limit)
+}
+
+// Retry puts a failed event back in the queue, due at once. It reports false
+// if there is no failed event with that id.
+func (eq *EventQuery) Retry(ctx context.Context, eventID string) (bool, error) {
+	res, err := eq.GetDB().Exec(ctx, retryEventQuery, eventID)
+	if err != nil {
+		return false, err
+	}
+	affected, err := res.RowsAffected()
+	return affected == 1, err
+}
+
+func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
+	var customerID, lastError, claimedBy, matrixEventID sql.NullString
+	var claimedUntil, deliveredAt sql.NullInt64
+	var created, receivedAt, nextAttemptAt int64
+	var payload []byte
+	err := row.Scan(
+		&e.ID, &e.AccountID, &customerID, &e.Type, &e.APIVersion, &created, &payload, &receivedAt,
+		&e.State, &e.Attempts, &nextAttemptAt, &lastError, &claimedBy, &claimedUntil, &matrixEventID, &deliveredAt,
+	)
+	if err != nil {
+		return nil, err
+	}
+	e.CustomerID = customerID.String
+	e.Created = time.Unix(created, 0)
+	e.Payload = payload
+	e.ReceivedAt = time.UnixMilli(receivedAt)
+	e.NextAttemptAt = time.UnixMilli(nextAttemptAt)
+	e.LastError = lastError.String
+	e.ClaimedBy = claimedBy.String
+	e.ClaimedUntil = nullUnixMilli(claimedUntil)
+	e.MatrixEventID = id.EventID(matrixEventID.String)
+	e.DeliveredAt = nullUnixMilli(deliveredAt)
+	return e, nil
+}
+
+func (e *Event) sqlVariables() []any {
+	return []any{
+		e.ID, e.AccountID, dbutil.StrPtr(e.CustomerID), e.Type, e.APIVersion, e.Created.Unix(),
+		string(e.Payload), e.ReceivedAt.UnixMilli(),
+		e.State, e.Attempts, e.NextAttemptAt.UnixMilli(), dbutil.StrPtr(e.LastError),
+		dbutil.StrPtr(e.ClaimedBy), dbutil.UnixMilliPtr(e.ClaimedUntil),
+		dbutil.StrPtr(e.MatrixEventID), dbutil.UnixMilliPtr(e.DeliveredAt),
+	}
+}

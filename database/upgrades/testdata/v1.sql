@@ -1,0 +1,84 @@
+-- v0 -> v1: Initial revision
+-- Frozen copy of the v1 schema, as databases created by v1 have it. Never edit:
+-- upgrades_test.go upgrades it with the production table and compares the
+-- result to a fresh 00-latest.sql.
+CREATE TABLE stripe_account (
+	-- The alias from the config: known before any API call, unlike stripe_id.
+	id             TEXT    NOT NULL PRIMARY KEY,
+	-- acct_…, unknown until the first API call with the account's key.
+	stripe_id      TEXT,
+	display_name   TEXT    NOT NULL,
+	livemode       BOOLEAN NOT NULL,
+	space_room_id  TEXT,
+	-- Room for events that belong to no customer.
+	feed_room_id   TEXT,
+	-- Last event id seen by the Events API catch-up, and when it ran.
+	catchup_cursor TEXT,
+	catchup_at     BIGINT
+);
+
+CREATE TABLE portal (
+	account_id             TEXT    NOT NULL,
+	customer_id            TEXT    NOT NULL,
+	-- NULL until the room has been created.
+	room_id                TEXT    UNIQUE,
+	name                   TEXT    NOT NULL,
+	email                  TEXT    NOT NULL,
+	-- The Matrix user linked to this customer: they get the customer role here.
+	matrix_user_id         TEXT,
+	conversation_state     TEXT    NOT NULL DEFAULT 'open',
+	assigned_agent         TEXT,
+	assistant_enabled      BOOLEAN NOT NULL DEFAULT true,
+	last_agent_activity_at BIGINT,
+	created_at             BIGINT  NOT NULL,
+	updated_at             BIGINT  NOT NULL,
+
+	PRIMARY KEY (account_id, customer_id),
+	CONSTRAINT portal_account_fkey FOREIGN KEY (account_id)
+		REFERENCES stripe_account (id) ON DELETE CASCADE
+);
+
+-- The inbox. No foreign key to stripe_account on purpose: an event Stripe
+-- delivered must be stored even if its account was removed from the config.
+CREATE TABLE stripe_event (
+	event_id        TEXT    NOT NULL PRIMARY KEY,
+	account_id      TEXT    NOT NULL,
+	-- NULL for events that belong to no customer; '' would be a second way to say it.
+	customer_id     TEXT    CHECK (customer_id <> ''),
+	type            TEXT    NOT NULL,
+	api_version     TEXT    NOT NULL,
+	-- Stripe's created, in seconds: the per-customer delivery order.
+	created         BIGINT  NOT NULL,
+	payload         TEXT    NOT NULL,
+	received_at     BIGINT  NOT NULL,
+	state           TEXT    NOT NULL DEFAULT 'pending',
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at BIGINT  NOT NULL,
+	last_error      TEXT,
+	claimed_by      TEXT,
+	claimed_until   BIGINT,
+	matrix_event_id TEXT,
+	delivered_at    BIGINT
+);
+CREATE INDEX stripe_event_claim_idx ON stripe_event (state, next_attempt_at);
+CREATE INDEX stripe_event_customer_order_idx ON stripe_event (account_id, customer_id, created, event_id);
+
+CREATE TABLE message (
+	room_id          TEXT   NOT NULL,
+	matrix_event_id  TEXT   NOT NULL,
+	stripe_object_id TEXT   NOT NULL,
+	-- NULL for messages that answer a command rather than post an event.
+	stripe_event_id  TEXT,
+	account_id       TEXT   NOT NULL,
+	customer_id      TEXT,
+	created_at       BIGINT NOT NULL,
+
+	PRIMARY KEY (room_id, matrix_event_id)
+);
+CREATE INDEX message_object_idx ON message (room_id, stripe_object_id);
+
+CREATE TABLE management_room (
+	user_id TEXT NOT NULL PRIMARY KEY,
+	room_id TEXT NOT NULL
+);
+CREATE INDEX management_room_room_idx ON management_room (room_id);
