@@ -1,0 +1,146 @@
+// Package commands is the bot's command set: it parses a message into a
+// command, decides whether the sender may run it, runs it, and replies. It
+// uses mautrix's commands processor with handlers as values; every handler is
+// wrapped so that a panic becomes a polite reply and a log line, never a crash.
+package commands
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/exerrors"
+	"maunium.net/go/mautrix"
+	mcmd "maunium.net/go/mautrix/commands"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
+)
+
+// Event is one parsed command invocation.
+type Event = mcmd.Event[*Deps]
+
+// Handler is a command implementation registered with the processor.
+type Handler = mcmd.Handler[*Deps]
+
+// Scope says where a command may run.
+type Scope int
+
+const (
+	// Anywhere: management rooms and customer rooms.
+	Anywhere Scope = iota
+	// ManagementOnly: the sender's DM with the bot.
+	ManagementOnly
+)
+
+// Deps is what commands need from the bridge. Interfaces are declared here,
+// by their consumer, so commands can be tested without a running bridge.
+type Deps struct {
+	Config    *config.Config
+	Version   string
+	StartedAt time.Time
+	// Role resolves what the sender may do in a room.
+	Role func(ctx context.Context, roomID id.RoomID, userID id.UserID) config.Role
+	// IsManagementRoom reports whether roomID is userID's DM with the bot.
+	IsManagementRoom func(ctx context.Context, userID id.UserID, roomID id.RoomID) bool
+	// Stripe holds one client per account alias, in config order.
+	Stripe []*stripeapi.Client
+}
+
+// Command describes a registered command for help and permission checks.
+type Command struct {
+	Name    string
+	Aliases []string
+	Args    string
+	Help    string
+	Role    config.Role
+	Scope   Scope
+	Func    func(ce *Event)
+}
+
+// Processor routes messages to commands.
+type Processor struct {
+	proc     *mcmd.Processor[*Deps]
+	deps     *Deps
+	commands []*Command
+}
+
+// NewProcessor registers the built-in commands. client sends the replies.
+func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
+	p := &Processor{proc: mcmd.NewProcessor[*Deps](client), deps: deps}
+	p.proc.Meta = deps
+	prefix := deps.Config.Bridge.CommandPrefix
+	p.proc.PreValidator = mcmd.FuncPreValidator[*Deps](func(ce *Event) bool {
+		if ce.Command == strings.ToLower(prefix) {
+			if len(ce.Args) == 0 {
+				ce.Command = "help"
+			} else {
+				ce.Command = strings.ToLower(ce.ShiftArg())
+			}
+			return true
+		}
+		// In a management room the prefix is optional, as in mautrix bridges.
+		return deps.IsManagementRoom(ce.Ctx, ce.Sender, ce.RoomID)
+	})
+	// mautrix's default unknown-command reply names its own "!" prefix.
+	p.proc.Unregister(p.proc.GetHandler(mcmd.UnknownCommandName))
+	p.proc.Register(&Handler{Name: mcmd.UnknownCommandName, Func: p.safe(nil, func(ce *Event) {
+		ce.Reply("Unknown command %s. Send %s to see what you can do.",
+			format.SafeMarkdownCode(ce.Command), format.SafeMarkdownCode(prefix+" help"))
+	})})
+	p.Register(generalCommands(p)...)
+	return p
+}
+
+// Register adds commands; each is wrapped with role, scope and panic checks.
+func (p *Processor) Register(cmds ...*Command) {
+	for _, cmd := range cmds {
+		p.commands = append(p.commands, cmd)
+		p.proc.Register(&Handler{Name: cmd.Name, Aliases: cmd.Aliases, Func: p.safe(cmd, cmd.Func)})
+	}
+}
+
+// Handle runs the command in a message or reaction, if it holds one.
+func (p *Processor) Handle(ctx context.Context, evt *event.Event) {
+	p.proc.Process(ctx, evt)
+}
+
+// allowed reports whether the sender may run cmd here, and if not, why.
+func (p *Processor) allowed(ce *Event, cmd *Command) (bool, string) {
+	if cmd.Scope == ManagementOnly && !p.deps.IsManagementRoom(ce.Ctx, ce.Sender, ce.RoomID) {
+		return false, fmt.Sprintf("%s only works in your management room (a direct chat with me).", format.SafeMarkdownCode(cmd.Name))
+	}
+	if !p.deps.Role(ce.Ctx, ce.RoomID, ce.Sender).AtLeast(cmd.Role) {
+		return false, fmt.Sprintf("You don't have permission to use %s.", format.SafeMarkdownCode(cmd.Name))
+	}
+	return true, ""
+}
+
+// safe wraps a handler so that permission checks always run first and no
+// panic escapes: the user gets a sentence, the log gets the stack.
+func (p *Processor) safe(cmd *Command, fn func(ce *Event)) func(ce *Event) {
+	return func(ce *Event) {
+		defer func() {
+			if r := recover(); r != nil {
+				ce.Log.Error().Err(exerrors.RecoverToError(r)).
+					Bytes(zerolog.ErrorStackFieldName, debug.Stack()).
+					Msg("Panic in command handler")
+				ce.Reply("Something went wrong while running that command. It has been logged; please try again or ask an admin.")
+			}
+		}()
+		if cmd != nil {
+			if ok, why := p.allowed(ce, cmd); !ok {
+				ce.Log.Debug().Str("command", cmd.Name).Msg("Command refused")
+				ce.Reply("%s", why)
+				return
+			}
+		}
+		fn(ce)
+	}
+}
