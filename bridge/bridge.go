@@ -1,0 +1,299 @@
+// Package bridge owns the bridge's lifecycle: it opens the database, builds
+// the appservice, checks the homeserver and every Stripe account, registers
+// the Matrix event handlers in one place, and shuts everything down in order.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/commands"
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
+)
+
+// Startup errors a caller can tell apart (cmd maps them to exit codes).
+var (
+	ErrDatabase   = errors.New("database error")
+	ErrHomeserver = errors.New("homeserver error")
+	ErrStripe     = errors.New("stripe account check failed")
+)
+
+// Bridge is one running bridge process.
+type Bridge struct {
+	Config  *config.Config
+	Log     zerolog.Logger
+	Version string
+
+	DB       *database.Database
+	AS       *appservice.AppService
+	Events   *appservice.EventProcessor
+	Bot      *appservice.IntentAPI
+	Commands *commands.Processor
+	Stripe   []*stripeapi.Client
+
+	// HomeserverWait bounds how long Start waits for the homeserver to come up.
+	HomeserverWait time.Duration
+
+	startedAt time.Time
+	serveDone chan struct{}
+	stopOnce  sync.Once
+}
+
+// New builds a bridge from a validated config. It does no I/O.
+func New(cfg *config.Config, log zerolog.Logger, version string) *Bridge {
+	return &Bridge{Config: cfg, Log: log, Version: version, HomeserverWait: 2 * time.Minute}
+}
+
+// Start brings the bridge up. On error, whatever was started is stopped.
+func (br *Bridge) Start(ctx context.Context) (err error) {
+	br.startedAt = time.Now()
+	defer func() {
+		if err != nil {
+			br.Stop()
+		}
+	}()
+	if err = br.openDatabase(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrDatabase, err)
+	}
+	if err = br.initAppservice(); err != nil {
+		return err
+	}
+	br.initStripe()
+	br.initCommands()
+
+	// Listen before talking to the homeserver: it may send a transaction as
+	// soon as the bot registers.
+	if err = br.listen(); err != nil {
+		return err
+	}
+	if err = br.checkHomeserver(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrHomeserver, err)
+	}
+	if err = br.checkStripe(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrStripe, err)
+	}
+	br.Events.Start(br.Log.WithContext(context.Background()))
+	br.AS.Ready = true
+	br.Log.Info().Str("bot", br.Bot.UserID.String()).Msg("Bridge started")
+	return nil
+}
+
+func (br *Bridge) openDatabase(ctx context.Context) error {
+	raw, err := dbutil.NewFromConfig("matrix-stripe", br.Config.Database.DBUtil(),
+		dbutil.ZeroLogger(br.Log.With().Str("component", "database").Logger()))
+	if err != nil {
+		return err
+	}
+	br.DB = database.New(raw)
+	return br.DB.Upgrade(ctx)
+}
+
+func (br *Bridge) initAppservice() error {
+	as, err := appservice.CreateFull(appservice.CreateOpts{
+		Registration:     br.Config.Registration(),
+		HomeserverDomain: br.Config.Homeserver.Domain,
+		HomeserverURL:    br.Config.Homeserver.Address,
+		HostConfig: appservice.HostConfig{
+			Hostname: br.Config.AppService.Hostname,
+			Port:     br.Config.AppService.Port,
+		},
+		StateStore: br.DB.StateStore,
+	})
+	if err != nil {
+		return fmt.Errorf("failed to create appservice: %w", err)
+	}
+	as.Log = br.Log.With().Str("component", "appservice").Logger()
+	br.AS = as
+	br.Bot = as.BotIntent()
+	br.Events = appservice.NewEventProcessor(as)
+	br.registerEventHandlers()
+	return nil
+}
+
+func (br *Bridge) initStripe() {
+	for _, acct := range br.Config.Stripe.Accounts {
+		br.Stripe = append(br.Stripe, stripeapi.New(stripeapi.Options{
+			Alias: acct.Alias,
+			Key:   acct.APIKey,
+			URL:   acct.APIURL,
+			Log:   br.Log,
+		}))
+	}
+}
+
+func (br *Bridge) initCommands() {
+	br.Commands = commands.NewProcessor(br.Bot.Client, &commands.Deps{
+		Config:           br.Config,
+		Version:          br.Version,
+		StartedAt:        br.startedAt,
+		Role:             br.roleIn,
+		IsManagementRoom: br.isManagementRoom,
+		Stripe:           br.Stripe,
+	})
+}
+
+// listen starts the HTTP server and fails fast if the port is taken, instead
+// of only logging the error from a goroutine after Start has returned.
+func (br *Bridge) listen() error {
+	br.serveDone = make(chan struct{})
+	go func() {
+		defer close(br.serveDone)
+		br.AS.Start()
+	}()
+	host := br.AS.Host
+	if host.IsUnixSocket() {
+		return nil
+	}
+	if host.Hostname == "0.0.0.0" || host.Hostname == "::" {
+		host.Hostname = "127.0.0.1"
+	}
+	liveURL := "http://" + net.JoinHostPort(host.Hostname, strconv.Itoa(int(host.Port))) + "/_matrix/mau/live"
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if resp, err := http.Get(liveURL); err == nil {
+			_ = resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-br.serveDone:
+			return fmt.Errorf("appservice HTTP listener on %s failed to start (see log)", host.Address())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("appservice HTTP listener on %s did not come up", host.Address())
+}
+
+// checkHomeserver waits for the homeserver, then makes sure the bot exists
+// and has its profile. Dendrite has no appservice ping endpoint, so a whoami
+// with the as_token is the connectivity check.
+func (br *Bridge) checkHomeserver(ctx context.Context) error {
+	log := br.Log.With().Str("component", "startup").Logger()
+	waitCtx, cancel := context.WithTimeout(ctx, br.HomeserverWait)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		versions, err := br.Bot.Client.Versions(waitCtx)
+		if err == nil {
+			br.AS.SpecVersions = versions
+			break
+		}
+		if waitCtx.Err() != nil {
+			return fmt.Errorf("homeserver at %s did not answer: %w", br.Config.Homeserver.Address, err)
+		}
+		log.Warn().Err(err).Int("attempt", attempt).Msg("Homeserver not reachable yet, retrying")
+		select {
+		case <-waitCtx.Done():
+		case <-time.After(min(time.Duration(attempt+1)*time.Second, 10*time.Second)):
+		}
+	}
+	if err := br.Bot.EnsureRegistered(ctx); err != nil {
+		return fmt.Errorf("failed to register the bot user (is registration.yaml loaded by the homeserver?): %w", err)
+	}
+	whoami, err := br.Bot.Whoami(ctx)
+	if err != nil {
+		if errors.Is(err, mautrix.MUnknownToken) {
+			return fmt.Errorf("the homeserver rejected as_token: regenerate the registration (-g) and reload it on the homeserver: %w", err)
+		}
+		return fmt.Errorf("whoami failed: %w", err)
+	}
+	if whoami.UserID != br.Bot.UserID {
+		return fmt.Errorf("homeserver says the as_token belongs to %s, expected %s", whoami.UserID, br.Bot.UserID)
+	}
+	if err = br.updateBotProfile(ctx); err != nil {
+		// A profile is cosmetic; the bridge works without it.
+		log.Warn().Err(err).Msg("Failed to update bot profile")
+	}
+	log.Info().Str("homeserver", br.Config.Homeserver.Address).Msg("Homeserver connection works")
+	return nil
+}
+
+func (br *Bridge) updateBotProfile(ctx context.Context) error {
+	bot := br.Config.AppService.Bot
+	name := bot.Displayname
+	if name == "remove" {
+		name = ""
+	}
+	if err := br.Bot.SetDisplayName(ctx, name); err != nil {
+		return fmt.Errorf("displayname: %w", err)
+	}
+	switch bot.Avatar {
+	case "":
+		return nil
+	case "remove":
+		return br.Bot.SetAvatarURL(ctx, id.ContentURI{})
+	default:
+		uri, err := id.ParseContentURI(bot.Avatar)
+		if err != nil {
+			return fmt.Errorf("appservice.bot.avatar %q is not an mxc:// URI", bot.Avatar)
+		}
+		return br.Bot.SetAvatarURL(ctx, uri)
+	}
+}
+
+func (br *Bridge) checkStripe(ctx context.Context) error {
+	for i, client := range br.Stripe {
+		acctCfg := &br.Config.Stripe.Accounts[i]
+		checkCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		acct, err := client.Check(checkCtx, acctCfg.Livemode)
+		cancel()
+		if err != nil {
+			return err
+		}
+		mode := "test"
+		if acctCfg.Livemode {
+			mode = "live"
+		}
+		name := acctCfg.DisplayName
+		if acct.Settings != nil && acct.Settings.Dashboard != nil && acct.Settings.Dashboard.DisplayName != "" {
+			name = acct.Settings.Dashboard.DisplayName
+		}
+		br.Log.Info().Str("account", acctCfg.Alias).Str("stripe_account_id", acct.ID).
+			Str("mode", mode).Str("name", name).Msg("Stripe account ready")
+		if err = br.DB.Account.Upsert(ctx, &database.Account{
+			ID: acctCfg.Alias, StripeID: acct.ID, DisplayName: acctCfg.DisplayName, Livemode: acctCfg.Livemode,
+		}); err != nil {
+			return fmt.Errorf("%w: %w", ErrDatabase, err)
+		}
+	}
+	return nil
+}
+
+// Stop shuts down in reverse order of Start; it is safe to call twice.
+func (br *Bridge) Stop() {
+	br.stopOnce.Do(func() {
+		br.Log.Info().Msg("Stopping bridge")
+		if br.AS != nil {
+			br.AS.Ready = false
+			br.AS.Stop()
+			if br.serveDone != nil {
+				<-br.serveDone
+			}
+		}
+		if br.Events != nil {
+			br.Events.Stop()
+		}
+		if br.DB != nil {
+			if err := br.DB.Close(); err != nil {
+				br.Log.Warn().Err(err).Msg("Failed to close database")
+			}
+		}
+	})
+}
+
+func (br *Bridge) registerEventHandlers() {
+	br.Events.On(event.StateMember, br.handleMember)
+	br.Events.On(event.EventMessage, br.handleMessage)
+}

@@ -1,0 +1,121 @@
+package bridge
+
+import (
+	"context"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+)
+
+// roleIn is what userID may do in roomID. Customer rooms add the customer
+// role once portals exist; for now roles come from the permission map only.
+func (br *Bridge) roleIn(ctx context.Context, roomID id.RoomID, userID id.UserID) config.Role {
+	return br.Config.Bridge.Permissions.Get(userID)
+}
+
+func (br *Bridge) isManagementRoom(ctx context.Context, userID id.UserID, roomID id.RoomID) bool {
+	mgmt, err := br.DB.ManagementRoom.Get(ctx, userID)
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to look up management room")
+		return false
+	}
+	return mgmt != nil && mgmt.RoomID == roomID
+}
+
+// isBridgeUser is true for the bot and the ghosts; their own messages come
+// back in transactions and must never be treated as input.
+func (br *Bridge) isBridgeUser(userID id.UserID) bool {
+	return userID == br.Bot.UserID || br.Config.IsGhost(userID)
+}
+
+func (br *Bridge) eventLog(ctx context.Context, evt *event.Event) (context.Context, *zerolog.Logger) {
+	log := br.Log.With().
+		Str("room_id", evt.RoomID.String()).
+		Str("matrix_event_id", evt.ID.String()).
+		Str("sender", evt.Sender.String()).
+		Logger()
+	return log.WithContext(ctx), &log
+}
+
+func (br *Bridge) handleMember(ctx context.Context, evt *event.Event) {
+	content := evt.Content.AsMember()
+	ctx, log := br.eventLog(ctx, evt)
+	target := id.UserID(evt.GetStateKey())
+	switch {
+	case target == br.Bot.UserID && content.Membership == event.MembershipInvite:
+		br.handleBotInvite(ctx, evt, content)
+	case content.Membership == event.MembershipLeave || content.Membership == event.MembershipBan:
+		if target != br.Bot.UserID && br.isManagementRoom(ctx, target, evt.RoomID) {
+			// The user left their management room: forget it and leave too,
+			// so their next DM becomes the new one.
+			if err := br.DB.ManagementRoom.Delete(ctx, target); err != nil {
+				log.Err(err).Msg("Failed to forget management room")
+			}
+			if _, err := br.Bot.LeaveRoom(ctx, evt.RoomID); err != nil {
+				log.Warn().Err(err).Msg("Failed to leave abandoned management room")
+			}
+		}
+	}
+}
+
+func (br *Bridge) handleBotInvite(ctx context.Context, evt *event.Event, content *event.MemberEventContent) {
+	log := zerolog.Ctx(ctx)
+	role := br.Config.Bridge.Permissions.Get(evt.Sender)
+	if !role.AtLeast(config.RoleAgent) {
+		log.Info().Msg("Rejecting invite from user without a role")
+		_, err := br.Bot.LeaveRoom(ctx, evt.RoomID, &mautrix.ReqLeave{Reason: "You are not allowed to use this bridge."})
+		if err != nil {
+			log.Err(err).Msg("Failed to reject invite")
+		}
+		return
+	}
+	if _, err := br.Bot.JoinRoomByID(ctx, evt.RoomID); err != nil {
+		log.Err(err).Msg("Failed to accept invite")
+		return
+	}
+	log.Info().Str("role", string(role)).Msg("Accepted invite")
+	if !content.IsDirect {
+		return
+	}
+	existing, err := br.DB.ManagementRoom.Get(ctx, evt.Sender)
+	if err != nil {
+		log.Err(err).Msg("Failed to look up management room")
+		return
+	}
+	if existing != nil {
+		// Keep the first one: it is the one the user has been using.
+		br.sendNotice(ctx, evt.RoomID, "You already have a management room with me, so commands here need the "+br.Config.Bridge.CommandPrefix+" prefix.")
+		return
+	}
+	if err = br.DB.ManagementRoom.Set(ctx, evt.Sender, evt.RoomID); err != nil {
+		log.Err(err).Msg("Failed to save management room")
+		return
+	}
+	br.sendNotice(ctx, evt.RoomID, "Hi! This is your management room: send commands here without a prefix. Send `help` to see what you can do.")
+}
+
+func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
+	if br.isBridgeUser(evt.Sender) {
+		return
+	}
+	ctx, log := br.eventLog(ctx, evt)
+	if !br.roleIn(ctx, evt.RoomID, evt.Sender).AtLeast(config.RoleCustomer) {
+		// The bot never acts for users outside the permission map.
+		log.Debug().Msg("Ignoring message from user without a role")
+		return
+	}
+	br.Commands.Handle(ctx, evt)
+}
+
+func (br *Bridge) sendNotice(ctx context.Context, roomID id.RoomID, markdown string) {
+	content := format.RenderMarkdown(markdown, true, false)
+	content.MsgType = event.MsgNotice
+	if _, err := br.Bot.SendMessageEvent(ctx, roomID, event.EventMessage, &content); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to send notice")
+	}
+}

@@ -1,0 +1,146 @@
+// Package e2e boots the real peers — Dendrite, stripe-mock or the fake
+// Stripe, PostgreSQL or SQLite — and the bridge, and checks behaviour the way
+// a user sees it: through Matrix clients.
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/bridge"
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
+	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
+)
+
+const password = "correct-horse-battery"
+
+type stack struct {
+	cfg    *config.Config
+	hs     *testenv.Dendrite
+	bridge *bridge.Bridge
+	dir    string
+}
+
+type stackOptions struct {
+	stripeURL string
+	dbType    string
+	dbURI     string
+}
+
+// startStack writes a config and registration the way a self-hoster would
+// (example config + -g), starts Dendrite with the registration loaded, and
+// starts the bridge in-process.
+func startStack(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test: needs Dendrite (run without -short)")
+	}
+	dir := t.TempDir()
+	cfg, regPath, err := localstack.Build(localstack.Options{
+		Dir:           dir,
+		StripeURL:     opts.stripeURL,
+		APIKey:        "sk_test_123",
+		WebhookSecret: "whsec_test",
+		DatabaseType:  opts.dbType,
+		DatabaseURI:   opts.dbURI,
+		Agents:        []id.UserID{"@agent:localhost"},
+		Admins:        []id.UserID{"@admin:localhost"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logging.MinLevel = "debug"
+	hs := testenv.DendriteServer(t, testenv.DendriteOptions{AppserviceRegistrations: []string{regPath}})
+	cfg.Homeserver.Address = hs.URL
+
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	br := bridge.New(cfg, log, "e2e")
+	br.HomeserverWait = 30 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err = br.Start(ctx); err != nil {
+		t.Fatalf("bridge start: %v", err)
+	}
+	t.Cleanup(br.Stop)
+	return &stack{cfg: cfg, hs: hs, bridge: br, dir: dir}
+}
+
+func (s *stack) user(t *testing.T, localpart string) *mautrix.Client {
+	t.Helper()
+	cli, err := s.hs.RegisterUser(t.Context(), localpart, password, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cli
+}
+
+// waitFor polls until cond holds, failing the test with what it last saw.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		last = seen
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, last)
+}
+
+// messages returns the room's m.room.message events, oldest first.
+func messages(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
+	t.Helper()
+	resp, err := cli.Messages(t.Context(), roomID, "", "", mautrix.DirectionBackward, nil, 100)
+	if err != nil {
+		t.Fatalf("messages: %v", err)
+	}
+	var out []*event.Event
+	for i := len(resp.Chunk) - 1; i >= 0; i-- {
+		evt := resp.Chunk[i]
+		if evt.Type != event.EventMessage {
+			continue
+		}
+		_ = evt.Content.ParseRaw(evt.Type)
+		out = append(out, evt)
+	}
+	return out
+}
+
+// waitForReply waits for a message from sender whose body contains want.
+func waitForReply(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.UserID, want string) *event.Event {
+	t.Helper()
+	var found *event.Event
+	waitFor(t, 20*time.Second, "a message containing "+want, func() (bool, string) {
+		var bodies []string
+		for _, evt := range messages(t, cli, roomID) {
+			body := evt.Content.AsMessage().Body
+			bodies = append(bodies, body)
+			if evt.Sender == sender && strings.Contains(body, want) {
+				found = evt
+				return true, ""
+			}
+		}
+		return false, strings.Join(bodies, " | ")
+	})
+	return found
+}
+
+func membership(t *testing.T, cli *mautrix.Client, roomID id.RoomID, user id.UserID) event.Membership {
+	t.Helper()
+	var member event.MemberEventContent
+	if err := cli.StateEvent(t.Context(), roomID, event.StateMember, user.String(), &member); err != nil {
+		return ""
+	}
+	return member.Membership
+}
