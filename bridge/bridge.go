@@ -163,8 +163,14 @@ func (br *Bridge) listen() error {
 		host.Hostname = "127.0.0.1"
 	}
 	liveURL := "http://" + net.JoinHostPort(host.Hostname, strconv.Itoa(int(host.Port))) + "/_matrix/mau/live"
+	probe := &http.Client{Timeout: time.Second}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		if resp, err := http.Get(liveURL); err == nil {
+		select {
+		case <-br.serveDone:
+			return fmt.Errorf("appservice HTTP listener on %s failed to start (see log)", host.Address())
+		default:
+		}
+		if resp, err := probe.Get(liveURL); err == nil {
 			_ = resp.Body.Close()
 			return nil
 		}

@@ -1,0 +1,61 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
+)
+
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, _, err := localstack.Build(localstack.Options{
+		Dir: t.TempDir(), StripeURL: "http://127.0.0.1:1", APIKey: "sk_test_1", WebhookSecret: "whsec_1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing listens on port 1: the homeserver is unreachable.
+	cfg.Homeserver.Address = "http://127.0.0.1:1"
+	return cfg
+}
+
+func TestStartFailures(t *testing.T) {
+	t.Run("homeserver unreachable", func(t *testing.T) {
+		br := New(testConfig(t), zerolog.Nop(), "test")
+		br.HomeserverWait = time.Second
+		err := br.Start(context.Background())
+		if !errors.Is(err, ErrHomeserver) {
+			t.Fatalf("want ErrHomeserver, got %v", err)
+		}
+		br.Stop() // a second Stop after the failed Start must be harmless
+	})
+	t.Run("database unusable", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.Database.URI = "file:/nonexistent-dir/x/y.db?_txlock=immediate"
+		err := New(cfg, zerolog.Nop(), "test").Start(context.Background())
+		if !errors.Is(err, ErrDatabase) {
+			t.Fatalf("want ErrDatabase, got %v", err)
+		}
+	})
+	t.Run("listen port taken", func(t *testing.T) {
+		cfg := testConfig(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		cfg.AppService.Port = uint16(l.Addr().(*net.TCPAddr).Port)
+		err = New(cfg, zerolog.Nop(), "test").Start(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "listener") {
+			t.Fatalf("want a listener error, got %v", err)
+		}
+	})
+}
