@@ -98,6 +98,9 @@ func runClaimRace(t *testing.T, workers ...*database.Database) {
 				// cannot be claimed until that has committed.
 				delivered[evt.CustomerID] = append(delivered[evt.CustomerID], evt.ID)
 				mu.Unlock()
+				// Stands in for the Matrix send; without it one SQLite pool
+				// can win every write lock and the race is never run.
+				time.Sleep(300 * time.Microsecond)
 				if err = db.Event.MarkDelivered(ctx, evt.ID, id.EventID("$"+evt.ID), time.Now()); err != nil {
 					errs <- fmt.Errorf("%s: MarkDelivered: %w", workerID, err)
 					return

@@ -101,6 +101,19 @@ const (
 						-- breaks ties the same way on every worker.
 						AND (earlier.created, earlier.event_id) < (candidate.created, candidate.event_id)
 				)
+				-- One delivery per customer at a time, even when an earlier
+				-- event arrived after a later one was already claimed (Stripe
+				-- does not deliver webhooks in order): two at once would race
+				-- to create the customer's room.
+				AND NOT EXISTS (
+					SELECT 1
+					FROM stripe_event busy
+					WHERE busy.state='pending'
+						AND busy.claimed_until > $3
+						AND busy.account_id=candidate.account_id
+						AND (busy.customer_id=candidate.customer_id
+							OR (busy.customer_id IS NULL AND candidate.customer_id IS NULL))
+				)
 			ORDER BY candidate.created, candidate.event_id
 			LIMIT 1
 			%s
@@ -181,8 +194,31 @@ func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time
 		lock = "FOR UPDATE SKIP LOCKED"
 	}
 	query := fmt.Sprintf(claimEventQuery, lock)
-	return eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli())
+	if eq.GetDB().Dialect != dbutil.Postgres {
+		// SQLite runs one writing statement at a time, and a statement sees
+		// every claim committed before it.
+		return eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli())
+	}
+	// On PostgreSQL two concurrent claims do not see each other's
+	// uncommitted claim, so both could pass the one-per-customer check for
+	// different events of one customer. Claims are tiny next to a Matrix
+	// send, so they simply take turns: the claim statement then starts
+	// after the previous claim committed and sees it.
+	var evt *Event
+	err := eq.GetDB().DoTxn(ctx, nil, func(ctx context.Context) error {
+		if _, err := eq.GetDB().Exec(ctx, claimLockQuery); err != nil {
+			return err
+		}
+		var err error
+		evt, err = eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli())
+		return err
+	})
+	return evt, err
 }
+
+// claimLockQuery serialises claims across every bridge process sharing the
+// database; the key is arbitrary but fixed (ASCII "mxstripe").
+const claimLockQuery = `SELECT pg_advisory_xact_lock(7888181691312336997)`
 
 // MarkDelivered records that the event is in the room as matrixEventID.
 func (eq *EventQuery) MarkDelivered(ctx context.Context, eventID string, matrixEventID id.EventID, now time.Time) error {

@@ -247,3 +247,27 @@ func TestFailedAndSkipped(t *testing.T) {
 		}
 	})
 }
+
+// Stripe may deliver a customer's older event after a newer one was already
+// claimed; the older one must wait, or two workers would build the
+// customer's room at once.
+func TestClaimNextOneDeliveryPerCustomer(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *database.Database) {
+		ctx := context.Background()
+		insertEvents(t, db, inboxEvent("evt_late", "cus_a", 20))
+		if got := claim(t, db, "w1", t0); got != "evt_late" {
+			t.Fatalf("claimed %q", got)
+		}
+		insertEvents(t, db, inboxEvent("evt_early", "cus_a", 10), inboxEvent("evt_other", "cus_b", 30))
+		if got := claim(t, db, "w2", t0); got != "evt_other" {
+			t.Fatalf("while evt_late is claimed, claimed %q, want the other customer's event", got)
+		}
+		if got := claim(t, db, "w2", t0); got != "" {
+			t.Fatalf("claimed %q for a customer with a delivery in flight", got)
+		}
+		must(t, db.Event.MarkDelivered(ctx, "evt_late", "$late", t0))
+		if got := claim(t, db, "w2", t0); got != "evt_early" {
+			t.Fatalf("after the in-flight delivery, claimed %q", got)
+		}
+	})
+}
