@@ -1,0 +1,314 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"github.com/stripe/stripe-go/v76"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
+)
+
+// StateCustomer is the custom state event that binds a room to exactly one
+// (account, customer); commands trust the database, this is for clients and
+// for recovering the mapping by hand.
+var StateCustomer = event.Type{Type: "com.matrix-stripe.customer", Class: event.StateEventType}
+
+// CustomerInfo is the state content of StateCustomer.
+type CustomerInfo struct {
+	Account    string `json:"account"`
+	CustomerID string `json:"customer_id"`
+	Livemode   bool   `json:"livemode"`
+}
+
+// StripeReader is the little the portal reads from Stripe.
+type StripeReader interface {
+	Customer(ctx context.Context, id string) (*stripe.Customer, error)
+	Charge(ctx context.Context, id string) (*stripe.Charge, error)
+}
+
+// Manager creates and updates the rooms of every account.
+type Manager struct {
+	Config *config.Config
+	DB     *database.Database
+	AS     *appservice.AppService
+	Bot    *appservice.IntentAPI
+	// Stripe maps account alias to its reader.
+	Stripe map[string]StripeReader
+
+	// roomLocks serialise room creation per portal inside this process;
+	// across processes the inbox claim already gives one worker per customer.
+	roomLocks sync.Map
+}
+
+func (m *Manager) lock(key string) func() {
+	mu, _ := m.roomLocks.LoadOrStore(key, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	return mu.(*sync.Mutex).Unlock
+}
+
+// Ghost is the account's sender of billing events.
+func (m *Manager) Ghost(alias string) *appservice.IntentAPI {
+	return m.AS.Intent(m.Config.GhostMXID(alias))
+}
+
+func (m *Manager) account(alias string) (*config.AccountConfig, error) {
+	acct := m.Config.Account(alias)
+	if acct == nil {
+		return nil, fmt.Errorf("account %q is not configured", alias)
+	}
+	return acct, nil
+}
+
+// powerLevels: the bot administers, agents moderate, everyone else (the
+// customer) talks.
+func (m *Manager) powerLevels(alias string) *event.PowerLevelsEventContent {
+	users := map[id.UserID]int{m.Bot.UserID: 100, m.Config.GhostMXID(alias): 50}
+	for _, agent := range m.Config.Bridge.InviteAgents[alias] {
+		users[agent] = 50
+	}
+	fifty := 50
+	return &event.PowerLevelsEventContent{Users: users, StateDefaultPtr: &fifty, InvitePtr: &fifty}
+}
+
+func (m *Manager) invitees(alias string) []id.UserID {
+	users := []id.UserID{m.Config.GhostMXID(alias)}
+	return append(users, m.Config.Bridge.InviteAgents[alias]...)
+}
+
+// EnsureSpace returns the account's Space, creating it on first use.
+func (m *Manager) EnsureSpace(ctx context.Context, alias string) (id.RoomID, error) {
+	defer m.lock("space:" + alias)()
+	acct, err := m.DB.Account.Get(ctx, alias)
+	if err != nil {
+		return "", err
+	} else if acct != nil && acct.SpaceRoomID != "" {
+		return acct.SpaceRoomID, nil
+	}
+	cfg, err := m.account(alias)
+	if err != nil {
+		return "", err
+	}
+	resp, err := m.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Name:               cfg.DisplayName + " — Stripe customers",
+		Topic:              "Every Stripe customer of " + cfg.DisplayName + " has a room here.",
+		Preset:             "private_chat",
+		CreationContent:    map[string]any{"type": "m.space"},
+		Invite:             m.Config.Bridge.InviteAgents[alias],
+		PowerLevelOverride: m.powerLevels(alias),
+	})
+	if err != nil {
+		return "", transient(fmt.Errorf("create space: %w", err))
+	}
+	if err = m.DB.Account.SetSpaceRoom(ctx, alias, resp.RoomID); err != nil {
+		return "", err
+	}
+	zerolog.Ctx(ctx).Info().Str("account", alias).Str("room_id", resp.RoomID.String()).Msg("Created account space")
+	return resp.RoomID, nil
+}
+
+func (m *Manager) addToSpace(ctx context.Context, space, room id.RoomID) error {
+	_, err := m.Bot.SendStateEvent(ctx, space, event.StateSpaceChild, room.String(),
+		&event.SpaceChildEventContent{Via: []string{m.Config.Homeserver.Domain}})
+	return err
+}
+
+func (m *Manager) bridgeInfo(alias, key, name string) *event.BridgeEventContent {
+	return &event.BridgeEventContent{
+		BridgeBot: m.Bot.UserID,
+		Protocol:  event.BridgeInfoSection{ID: "stripe", DisplayName: "Stripe", ExternalURL: "https://stripe.com"},
+		Network:   &event.BridgeInfoSection{ID: alias, DisplayName: m.Config.Account(alias).DisplayName},
+		Channel:   event.BridgeInfoSection{ID: key, DisplayName: name},
+	}
+}
+
+// createRoom makes a room inside the account's Space.
+func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic string, extraInvites []id.UserID, extraState ...*event.Event) (id.RoomID, error) {
+	space, err := m.EnsureSpace(ctx, alias)
+	if err != nil {
+		return "", err
+	}
+	stateKey := "matrix-stripe://stripe/" + alias + "/" + channelID
+	state := append([]*event.Event{
+		{Type: event.StateBridge, StateKey: &stateKey, Content: event.Content{Parsed: m.bridgeInfo(alias, channelID, name)}},
+		{Type: event.StateHalfShotBridge, StateKey: &stateKey, Content: event.Content{Parsed: m.bridgeInfo(alias, channelID, name)}},
+		{Type: event.StateSpaceParent, StateKey: ptr(space.String()), Content: event.Content{Parsed: &event.SpaceParentEventContent{Via: []string{m.Config.Homeserver.Domain}, Canonical: true}}},
+	}, extraState...)
+	resp, err := m.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+		Name:               name,
+		Topic:              topic,
+		Preset:             "private_chat",
+		Invite:             append(m.invitees(alias), extraInvites...),
+		InitialState:       state,
+		PowerLevelOverride: m.powerLevels(alias),
+	})
+	if err != nil {
+		return "", transient(fmt.Errorf("create room: %w", err))
+	}
+	if err = m.addToSpace(ctx, space, resp.RoomID); err != nil {
+		// The room works without the Space link; it is only navigation.
+		zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", resp.RoomID.String()).Msg("Failed to add room to space")
+	}
+	return resp.RoomID, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// EnsureFeedRoom returns the account's room for events without a customer.
+func (m *Manager) EnsureFeedRoom(ctx context.Context, alias string) (id.RoomID, error) {
+	defer m.lock("feed:" + alias)()
+	acct, err := m.DB.Account.Get(ctx, alias)
+	if err != nil {
+		return "", err
+	} else if acct != nil && acct.FeedRoomID != "" {
+		return acct.FeedRoomID, nil
+	}
+	cfg, err := m.account(alias)
+	if err != nil {
+		return "", err
+	}
+	room, err := m.createRoom(ctx, alias, "feed", cfg.DisplayName+" — account feed",
+		"Stripe events that belong to no customer (payouts, account updates…)", nil)
+	if err != nil {
+		return "", err
+	}
+	return room, m.DB.Account.SetFeedRoom(ctx, alias, room)
+}
+
+// roomName prefers what a human recognises: name, then email, then id.
+func roomName(cus *stripe.Customer) string {
+	switch {
+	case cus.Name != "":
+		return cus.Name
+	case cus.Email != "":
+		return cus.Email
+	default:
+		return cus.ID
+	}
+}
+
+func (m *Manager) roomTopic(alias string, cus *stripe.Customer) string {
+	parts := make([]string, 0, 3)
+	if cus.Email != "" {
+		parts = append(parts, cus.Email)
+	}
+	parts = append(parts, cus.ID)
+	if acct := m.Config.Account(alias); acct != nil {
+		parts = append(parts, acct.DashboardLink("customers/"+cus.ID))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// linkedUser reads the customer's Matrix user from the configured metadata
+// key; an invalid value links nobody rather than inviting a stranger.
+func (m *Manager) linkedUser(ctx context.Context, cus *stripe.Customer) id.UserID {
+	raw := strings.TrimSpace(cus.Metadata[m.Config.Bridge.CustomerLinkKey])
+	if raw == "" {
+		return ""
+	}
+	userID := id.UserID(raw)
+	if _, _, err := userID.ParseAndValidateRelaxed(); err != nil {
+		zerolog.Ctx(ctx).Warn().Str("customer_id", cus.ID).Msg("Customer metadata holds an invalid Matrix user ID; not inviting")
+		return ""
+	}
+	return userID
+}
+
+// EnsurePortal returns the customer's portal with a room, creating the room
+// on first use. cus may be nil; the customer is then fetched from Stripe.
+func (m *Manager) EnsurePortal(ctx context.Context, alias, customerID string, cus *stripe.Customer) (*database.Portal, error) {
+	defer m.lock("portal:" + alias + "/" + customerID)()
+	portal, err := m.DB.Portal.Get(ctx, alias, customerID)
+	if err != nil {
+		return nil, err
+	} else if portal != nil && portal.RoomID != "" {
+		return portal, nil
+	}
+	if cus == nil || cus.Deleted {
+		if cus, err = m.fetchCustomer(ctx, alias, customerID); err != nil {
+			return nil, err
+		}
+	}
+	if portal == nil {
+		portal = database.NewPortal(alias, customerID)
+	}
+	portal.Name, portal.Email = roomName(cus), cus.Email
+	portal.MatrixUserID = m.linkedUser(ctx, cus)
+	var invites []id.UserID
+	if portal.MatrixUserID != "" {
+		invites = append(invites, portal.MatrixUserID)
+	}
+	acct, err := m.account(alias)
+	if err != nil {
+		return nil, err
+	}
+	info := &CustomerInfo{Account: alias, CustomerID: customerID, Livemode: acct.Livemode}
+	portal.RoomID, err = m.createRoom(ctx, alias, customerID, portal.Name, m.roomTopic(alias, cus), invites,
+		&event.Event{Type: StateCustomer, StateKey: ptr(""), Content: event.Content{Parsed: info}})
+	if err != nil {
+		return nil, err
+	}
+	if err = m.DB.Portal.Upsert(ctx, portal); err != nil {
+		return nil, err
+	}
+	zerolog.Ctx(ctx).Info().Str("customer_id", customerID).Str("room_id", portal.RoomID.String()).Msg("Created customer room")
+	return portal, nil
+}
+
+// fetchCustomer falls back to a bare id when Stripe no longer has the
+// customer: the room still has to exist to show what happened.
+func (m *Manager) fetchCustomer(ctx context.Context, alias, customerID string) (*stripe.Customer, error) {
+	reader := m.Stripe[alias]
+	if reader == nil {
+		return &stripe.Customer{ID: customerID}, nil
+	}
+	cus, err := reader.Customer(ctx, customerID)
+	if err != nil {
+		if isNotFound(err) {
+			return &stripe.Customer{ID: customerID}, nil
+		}
+		return nil, transient(fmt.Errorf("fetch customer %s: %w", customerID, err))
+	}
+	return cus, nil
+}
+
+// UpdateCustomer refreshes name, topic and the linked customer after a
+// customer.* event. A changed link invites the new user and removes the old
+// one: a customer room must never stay open to someone no longer linked.
+func (m *Manager) UpdateCustomer(ctx context.Context, portal *database.Portal, cus *stripe.Customer) error {
+	log := zerolog.Ctx(ctx)
+	if name := roomName(cus); name != portal.Name {
+		if _, err := m.Bot.SetRoomName(ctx, portal.RoomID, name); err != nil {
+			return transient(fmt.Errorf("set room name: %w", err))
+		}
+		portal.Name = name
+	}
+	portal.Email = cus.Email
+	if _, err := m.Bot.SetRoomTopic(ctx, portal.RoomID, m.roomTopic(portal.AccountID, cus)); err != nil {
+		return transient(fmt.Errorf("set room topic: %w", err))
+	}
+	if linked := m.linkedUser(ctx, cus); linked != portal.MatrixUserID {
+		if portal.MatrixUserID != "" {
+			_, err := m.Bot.KickUser(ctx, portal.RoomID, &mautrix.ReqKickUser{UserID: portal.MatrixUserID, Reason: "No longer linked to this Stripe customer"})
+			if err != nil {
+				log.Warn().Err(err).Msg("Failed to remove previously linked customer")
+			}
+		}
+		if linked != "" {
+			if _, err := m.Bot.InviteUser(ctx, portal.RoomID, &mautrix.ReqInviteUser{UserID: linked}); err != nil {
+				return transient(fmt.Errorf("invite linked customer: %w", err))
+			}
+		}
+		log.Info().Str("customer_id", portal.CustomerID).Msg("Customer's linked Matrix user changed")
+		portal.MatrixUserID = linked
+	}
+	return m.DB.Portal.Upsert(ctx, portal)
+}
