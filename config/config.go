@@ -80,6 +80,15 @@ type BridgeConfig struct {
 	Permissions     Permissions            `yaml:"permissions"`
 	InviteAgents    map[string][]id.UserID `yaml:"invite_agents"`
 	CustomerLinkKey string                 `yaml:"customer_link_key"`
+	UnknownEvents   string                 `yaml:"unknown_events"`
+	DeliveryWorkers int                    `yaml:"delivery_workers"`
+	CatchupInterval string                 `yaml:"catchup_interval"`
+}
+
+// CatchupEvery is how often to list missed events; zero means only at start.
+func (b *BridgeConfig) CatchupEvery() time.Duration {
+	d, _ := time.ParseDuration(b.CatchupInterval)
+	return d
 }
 
 type LoggingConfig struct {

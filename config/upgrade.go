@@ -35,6 +35,9 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Map, "bridge", "permissions")
 	helper.Copy(up.Map, "bridge", "invite_agents")
 	helper.Copy(up.Str, "bridge", "customer_link_key")
+	helper.Copy(up.Str, "bridge", "unknown_events")
+	helper.Copy(up.Int, "bridge", "delivery_workers")
+	helper.Copy(up.Str, "bridge", "catchup_interval")
 
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")

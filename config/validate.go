@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"maunium.net/go/mautrix/id"
 )
@@ -86,6 +87,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Bridge.CustomerLinkKey == "" {
 		return invalid("bridge.customer_link_key", "must be set (default matrix_user_id)")
+	}
+	if c.Bridge.UnknownEvents != "generic" && c.Bridge.UnknownEvents != "skip" {
+		return invalid("bridge.unknown_events", "%q is not generic or skip", c.Bridge.UnknownEvents)
+	}
+	if c.Bridge.DeliveryWorkers < 1 || c.Bridge.DeliveryWorkers > 64 {
+		return invalid("bridge.delivery_workers", "must be between 1 and 64")
+	}
+	if d, err := time.ParseDuration(c.Bridge.CatchupInterval); err != nil || d < 0 || (d > 0 && d < time.Minute) {
+		return invalid("bridge.catchup_interval", "%q must be a duration of at least 1m, or 0 to catch up only at start", c.Bridge.CatchupInterval)
 	}
 	switch c.Logging.Format {
 	case "auto", "pretty", "json":

@@ -50,6 +50,9 @@ func TestValidate(t *testing.T) {
 		{"bad invite mxid", func(c *Config) { c.Bridge.InviteAgents["main"] = append(c.Bridge.InviteAgents["main"], "agent") }, "bridge.invite_agents.main"},
 		{"empty prefix", func(c *Config) { c.Bridge.CommandPrefix = " " }, "bridge.command_prefix"},
 		{"template without placeholder", func(c *Config) { c.AppService.UsernameTemplate = "stripe" }, "appservice.username_template"},
+		{"bad unknown_events", func(c *Config) { c.Bridge.UnknownEvents = "drop" }, "bridge.unknown_events"},
+		{"zero workers", func(c *Config) { c.Bridge.DeliveryWorkers = 0 }, "bridge.delivery_workers"},
+		{"catch-up too often", func(c *Config) { c.Bridge.CatchupInterval = "5s" }, "bridge.catchup_interval"},
 		{"bad log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
 		{"bad log level", func(c *Config) { c.Logging.MinLevel = "loud" }, "logging.min_level"},
 	}
