@@ -23,7 +23,9 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/commands"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/portal"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
+	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
 
 // Startup errors a caller can tell apart (cmd maps them to exit codes).
@@ -45,6 +47,8 @@ type Bridge struct {
 	Bot      *appservice.IntentAPI
 	Commands *commands.Processor
 	Stripe   []*stripeapi.Client
+	Portal   *portal.Manager
+	Webhook  *webhook.Handler
 
 	// HomeserverWait bounds how long Start waits for the homeserver to come up.
 	HomeserverWait time.Duration
@@ -52,11 +56,16 @@ type Bridge struct {
 	startedAt time.Time
 	serveDone chan struct{}
 	stopOnce  sync.Once
+	// wake tells an idle delivery worker that the inbox has new events.
+	wake chan struct{}
+	// stopBackground ends the delivery workers and catch-up loop.
+	stopBackground context.CancelFunc
+	workers        sync.WaitGroup
 }
 
 // New builds a bridge from a validated config. It does no I/O.
 func New(cfg *config.Config, log zerolog.Logger, version string) *Bridge {
-	return &Bridge{Config: cfg, Log: log, Version: version, HomeserverWait: 2 * time.Minute}
+	return &Bridge{Config: cfg, Log: log, Version: version, HomeserverWait: 2 * time.Minute, wake: make(chan struct{}, 1)}
 }
 
 // Start brings the bridge up. On error, whatever was started is stopped.
@@ -75,6 +84,8 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	}
 	br.initStripe()
 	br.initCommands()
+	br.initPortal()
+	br.initWebhook()
 
 	// Listen before talking to the homeserver: it may send a transaction as
 	// soon as the bot registers.
@@ -87,7 +98,16 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	if err = br.checkStripe(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrStripe, err)
 	}
+	br.setGhostProfiles(ctx)
 	br.Events.Start(br.Log.WithContext(context.Background()))
+	bgCtx, cancel := context.WithCancel(br.Log.WithContext(context.Background()))
+	br.stopBackground = cancel
+	br.startDelivery(bgCtx)
+	br.workers.Add(1)
+	go func() {
+		defer br.workers.Done()
+		br.catchupLoop(bgCtx)
+	}()
 	br.AS.Ready = true
 	br.Log.Info().Str("bot", br.Bot.UserID.String()).Msg("Bridge started")
 	return nil
@@ -144,7 +164,41 @@ func (br *Bridge) initCommands() {
 		Role:             br.roleIn,
 		IsManagementRoom: br.isManagementRoom,
 		Stripe:           br.Stripe,
+		Inbox:            br.DB.Event,
 	})
+}
+
+func (br *Bridge) initPortal() {
+	readers := make(map[string]portal.StripeReader, len(br.Stripe))
+	for _, client := range br.Stripe {
+		readers[client.Alias] = client
+	}
+	br.Portal = &portal.Manager{Config: br.Config, DB: br.DB, AS: br.AS, Bot: br.Bot, Stripe: readers}
+}
+
+// initWebhook mounts Stripe's webhook endpoint on the appservice listener.
+func (br *Bridge) initWebhook() {
+	accounts := make([]webhook.Account, 0, len(br.Config.Stripe.Accounts))
+	for _, acct := range br.Config.Stripe.Accounts {
+		accounts = append(accounts, webhook.Account{Alias: acct.Alias, Secrets: acct.WebhookSecrets})
+	}
+	br.Webhook = webhook.NewHandler(webhook.Options{
+		Accounts: accounts,
+		Inbox:    br.DB.Event,
+		Log:      br.Log.With().Str("component", "webhook").Logger(),
+		Notify:   br.wakeWorkers,
+	})
+	br.AS.Router.Handle(br.Webhook.Pattern(), br.Webhook)
+}
+
+// setGhostProfiles names each account's ghost after the account, so billing
+// messages visibly come from "Demo Shop (Stripe)".
+func (br *Bridge) setGhostProfiles(ctx context.Context) {
+	for _, acct := range br.Config.Stripe.Accounts {
+		if err := br.Portal.Ghost(acct.Alias).SetDisplayName(ctx, acct.DisplayName+" (Stripe)"); err != nil {
+			br.Log.Warn().Err(err).Str("account", acct.Alias).Msg("Failed to set ghost display name")
+		}
+	}
 }
 
 // listen starts the HTTP server and fails fast if the port is taken, instead
@@ -290,6 +344,11 @@ func (br *Bridge) Stop() {
 		}
 		if br.Events != nil {
 			br.Events.Stop()
+		}
+		if br.stopBackground != nil {
+			// Workers finish (and record) their current attempt first.
+			br.stopBackground()
+			br.workers.Wait()
 		}
 		if br.DB != nil {
 			if err := br.DB.Close(); err != nil {

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"strings"
 
 	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix"
@@ -117,5 +118,20 @@ func (br *Bridge) sendNotice(ctx context.Context, roomID id.RoomID, markdown str
 	content.MsgType = event.MsgNotice
 	if _, err := br.Bot.SendMessageEvent(ctx, roomID, event.EventMessage, &content); err != nil {
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to send notice")
+	}
+}
+
+// noticeAdmins tells every admin with a management room; admins configured
+// by domain or "*" have no single MXID and are reached through logs only.
+func (br *Bridge) noticeAdmins(ctx context.Context, markdown string) {
+	for key, role := range br.Config.Bridge.Permissions {
+		if role != config.RoleAdmin || !strings.HasPrefix(key, "@") {
+			continue
+		}
+		mgmt, err := br.DB.ManagementRoom.Get(ctx, id.UserID(key))
+		if err != nil || mgmt == nil {
+			continue
+		}
+		br.sendNotice(ctx, mgmt.RoomID, markdown)
 	}
 }

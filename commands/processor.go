@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
@@ -51,6 +52,14 @@ type Deps struct {
 	IsManagementRoom func(ctx context.Context, userID id.UserID, roomID id.RoomID) bool
 	// Stripe holds one client per account alias, in config order.
 	Stripe []*stripeapi.Client
+	// Inbox exposes events that could not be posted.
+	Inbox Inbox
+}
+
+// Inbox is the part of the event inbox that commands read and requeue.
+type Inbox interface {
+	ListFailed(ctx context.Context, limit int) ([]*database.Event, error)
+	Retry(ctx context.Context, eventID string) (bool, error)
 }
 
 // Command describes a registered command for help and permission checks.
@@ -95,6 +104,7 @@ func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 			format.SafeMarkdownCode(ce.Command), format.SafeMarkdownCode(prefix+" help"))
 	})})
 	p.Register(generalCommands(p)...)
+	p.Register(inboxCommands()...)
 	return p
 }
 

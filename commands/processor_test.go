@@ -17,6 +17,7 @@ import (
 
 	matrixstripe "github.com/matrix-stripe/matrix-stripe"
 	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
 )
 
 // recorder is a fake homeserver that keeps every message the bot sends, so
@@ -178,5 +179,52 @@ func TestUserInputIsEscaped(t *testing.T) {
 	}
 	if strings.Contains(replies[0].FormattedBody, "<b>") {
 		t.Errorf("HTML from user input was not escaped: %q", replies[0].FormattedBody)
+	}
+}
+
+type fakeInbox struct {
+	failed  []*database.Event
+	retried []string
+}
+
+func (f *fakeInbox) ListFailed(context.Context, int) ([]*database.Event, error) { return f.failed, nil }
+func (f *fakeInbox) Retry(_ context.Context, id string) (bool, error) {
+	for _, evt := range f.failed {
+		if evt.ID == id {
+			f.retried = append(f.retried, id)
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func TestFailedAndRetry(t *testing.T) {
+	proc, rec := newTestProcessor(t)
+	inbox := &fakeInbox{failed: []*database.Event{{ID: "evt_1", Type: "invoice.paid", AccountID: "main", LastError: "render invoice.paid: <bad>"}}}
+	proc.deps.Inbox = inbox
+	proc.deps.Role = func(context.Context, id.RoomID, id.UserID) config.Role { return config.RoleAdmin }
+	for _, body := range []string{"failed", "retry evt_1", "retry evt_2", "retry nonsense", "failed"} {
+		proc.Handle(context.Background(), message(mgmtRoom, agent, body))
+	}
+	replies := rec.replies()
+	if len(replies) != 5 {
+		t.Fatalf("want 5 replies, got %d", len(replies))
+	}
+	wants := []string{"evt_1", "Queued", "is not a failed event", "Usage: `retry", "evt_1"}
+	for i, want := range wants {
+		if !strings.Contains(replies[i].Body, want) {
+			t.Errorf("reply %d %q does not contain %q", i, replies[i].Body, want)
+		}
+	}
+	if strings.Contains(replies[0].FormattedBody, "<bad>") {
+		t.Error("stored error text was not escaped")
+	}
+	if len(inbox.retried) != 1 {
+		t.Errorf("retried %v", inbox.retried)
+	}
+	// Outside the management room the inbox is not listed.
+	proc.Handle(context.Background(), message(otherRoom, agent, "!stripe failed"))
+	if last := rec.replies()[5]; !strings.Contains(last.Body, "management room") {
+		t.Errorf("failed ran outside the management room: %q", last.Body)
 	}
 }
