@@ -18,6 +18,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
 	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
+	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
 const password = "correct-horse-battery"
@@ -31,24 +32,31 @@ type stack struct {
 
 type stackOptions struct {
 	stripeURL string
-	dbType    string
-	dbURI     string
+	// fake, when set, is the Stripe peer; it gets the bridge's webhook URL.
+	fake   *stripefake.Server
+	dbType string
+	dbURI  string
 }
+
+const webhookSecret = "whsec_test"
 
 // startStack writes a config and registration the way a self-hoster would
 // (example config + -g), starts Dendrite with the registration loaded, and
 // starts the bridge in-process.
-func startStack(t *testing.T, opts stackOptions) *stack {
+func startStack(t testing.TB, opts stackOptions) *stack {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test: needs Dendrite (run without -short)")
 	}
 	dir := t.TempDir()
+	if opts.fake != nil {
+		opts.stripeURL = opts.fake.URL()
+	}
 	cfg, regPath, err := localstack.Build(localstack.Options{
 		Dir:           dir,
 		StripeURL:     opts.stripeURL,
 		APIKey:        "sk_test_123",
-		WebhookSecret: "whsec_test",
+		WebhookSecret: webhookSecret,
 		DatabaseType:  opts.dbType,
 		DatabaseURI:   opts.dbURI,
 		Agents:        []id.UserID{"@agent:localhost"},
@@ -58,22 +66,48 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	cfg.Logging.MinLevel = "debug"
+	if opts.fake != nil {
+		opts.fake.AddWebhookEndpoint(stripefake.WebhookEndpoint{URL: cfg.AppService.Address + "/stripe/webhook/main", Secret: webhookSecret})
+	}
 	hs := testenv.DendriteServer(t, testenv.DendriteOptions{AppserviceRegistrations: []string{regPath}})
 	cfg.Homeserver.Address = hs.URL
 
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.DebugLevel).With().Timestamp().Logger()
+	s := &stack{cfg: cfg, hs: hs, dir: dir}
+	s.bridge = s.startBridge(t, cfg)
+	return s
+}
+
+// startBridge starts a bridge process (in-process) on cfg.
+func (s *stack) startBridge(t testing.TB, cfg *config.Config) *bridge.Bridge {
+	t.Helper()
+	level := zerolog.DebugLevel
+	if _, bench := t.(*testing.B); bench {
+		level = zerolog.WarnLevel
+	}
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(level).With().Timestamp().Logger()
 	br := bridge.New(cfg, log, "e2e")
 	br.HomeserverWait = 30 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err = br.Start(ctx); err != nil {
+	if err := br.Start(ctx); err != nil {
 		t.Fatalf("bridge start: %v", err)
 	}
 	t.Cleanup(br.Stop)
-	return &stack{cfg: cfg, hs: hs, bridge: br, dir: dir}
+	return br
 }
 
-func (s *stack) user(t *testing.T, localpart string) *mautrix.Client {
+// newFake starts a stateful fake Stripe for the test.
+func newFake(t testing.TB) *stripefake.Server {
+	t.Helper()
+	fake := stripefake.New(stripefake.Options{APIKeys: []string{"sk_test_123"}, Account: stripefake.Account{Name: "Demo Shop"}})
+	if err := fake.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	return fake
+}
+
+func (s *stack) user(t testing.TB, localpart string) *mautrix.Client {
 	t.Helper()
 	cli, err := s.hs.RegisterUser(t.Context(), localpart, password, false)
 	if err != nil {
@@ -83,7 +117,7 @@ func (s *stack) user(t *testing.T, localpart string) *mautrix.Client {
 }
 
 // waitFor polls until cond holds, failing the test with what it last saw.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	last := ""
@@ -99,7 +133,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 }
 
 // messages returns the room's m.room.message events, oldest first.
-func messages(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
+func messages(t testing.TB, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
 	t.Helper()
 	resp, err := cli.Messages(t.Context(), roomID, "", "", mautrix.DirectionBackward, nil, 100)
 	if err != nil {
@@ -118,7 +152,7 @@ func messages(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Even
 }
 
 // waitForReply waits for a message from sender whose body contains want.
-func waitForReply(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.UserID, want string) *event.Event {
+func waitForReply(t testing.TB, cli *mautrix.Client, roomID id.RoomID, sender id.UserID, want string) *event.Event {
 	t.Helper()
 	var found *event.Event
 	waitFor(t, 20*time.Second, "a message containing "+want, func() (bool, string) {
@@ -136,7 +170,7 @@ func waitForReply(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id
 	return found
 }
 
-func membership(t *testing.T, cli *mautrix.Client, roomID id.RoomID, user id.UserID) event.Membership {
+func membership(t testing.TB, cli *mautrix.Client, roomID id.RoomID, user id.UserID) event.Membership {
 	t.Helper()
 	var member event.MemberEventContent
 	if err := cli.StateEvent(t.Context(), roomID, event.StateMember, user.String(), &member); err != nil {
