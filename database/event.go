@@ -216,8 +216,6 @@ func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time
 	return evt, err
 }
 
-// claimLockQuery serialises claims across every bridge process sharing the
-// database; the key is arbitrary but fixed (ASCII "mxstripe").
 const claimLockQuery = `SELECT pg_advisory_xact_lock(7888181691312336997)`
 
 // MarkDelivered records that the event is in the room as matrixEventID.

@@ -1,4 +1,4 @@
--- v0 -> v2: Latest revision
+-- v0 -> v3: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -58,6 +58,8 @@ CREATE TABLE stripe_event (
 	delivered_at    BIGINT
 );
 CREATE INDEX stripe_event_claim_idx ON stripe_event (state, next_attempt_at);
+-- Claims walk pending events oldest first and stop at the first deliverable one.
+CREATE INDEX stripe_event_order_idx ON stripe_event (state, created, event_id);
 CREATE INDEX stripe_event_customer_order_idx ON stripe_event (account_id, customer_id, created, event_id);
 
 CREATE TABLE message (

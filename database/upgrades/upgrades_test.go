@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v2 Latest revision")
-			assertVersion(t, fresh, 2)
+			assertSteps(t, freshLog, "v0->v3 Latest revision")
+			assertVersion(t, fresh, 3)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -70,8 +70,8 @@ func TestUpgradePaths(t *testing.T) {
 			oldLog.steps = nil
 			old.UpgradeTable = upgrades.Table
 			mustUpgrade(t, old)
-			assertSteps(t, oldLog, "v1->v2 Add audit log and pending actions")
-			assertVersion(t, old, 2)
+			assertSteps(t, oldLog, "v1->v2 Add audit log and pending actions", "v2->v3 Index the inbox in delivery order")
+			assertVersion(t, old, 3)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
