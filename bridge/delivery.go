@@ -111,7 +111,15 @@ func (br *Bridge) deliverOne(ctx context.Context, evt *database.Event) {
 		err = br.DB.Event.MarkSkipped(markCtx, evt.ID, "no message for this event type (bridge.unknown_events: skip)")
 		log.Debug().Msg("Skipped inbox event")
 	case err == nil:
-		err = br.DB.Event.MarkDelivered(markCtx, evt.ID, res.MatrixEventID, time.Now())
+		// One commit for both: on PostgreSQL each commit is an fsync.
+		err = br.DB.DoTxn(markCtx, nil, func(ctx context.Context) error {
+			if res.Message != nil {
+				if err := br.DB.Message.Insert(ctx, res.Message); err != nil {
+					return err
+				}
+			}
+			return br.DB.Event.MarkDelivered(ctx, evt.ID, res.MatrixEventID, time.Now())
+		})
 		log.Debug().Str("room_id", res.RoomID.String()).Str("matrix_event_id", res.MatrixEventID.String()).Msg("Delivered inbox event")
 	case errors.Is(err, portal.ErrTransient) || ctx.Err() != nil:
 		next := time.Now().Add(backoff(evt.Attempts))

@@ -38,8 +38,13 @@ func deliveredCount(b *testing.B, s *stack) int {
 // BenchmarkDelivery measures inbox → Matrix throughput with the bridge's
 // delivery workers over benchCustomers rooms that already exist.
 func BenchmarkDelivery(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchDelivery(b, "", "") })
+	b.Run("postgres", func(b *testing.B) { benchDelivery(b, "postgres", dbtest.PostgresURI(b)) })
+}
+
+func benchDelivery(b *testing.B, dbType, dbURI string) {
 	fake := newFake(b)
-	s := startStack(b, stackOptions{stripeURL: fake.URL(), dbType: "postgres", dbURI: dbtest.PostgresURI(b)})
+	s := startStack(b, stackOptions{stripeURL: fake.URL(), dbType: dbType, dbURI: dbURI})
 	ctx := context.Background()
 	var customers []string
 	for i := range benchCustomers {
@@ -74,17 +79,23 @@ func BenchmarkDelivery(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
 
-// BenchmarkBareSend is the ceiling: the same homeserver, the same number of
-// rooms, as many concurrent senders as delivery workers, and nothing but
-// sends.
+// BenchmarkBareSend is the ceiling: the same homeserver, rooms with the same
+// members as customer rooms (bot, ghost, an invited agent: Dendrite's cost
+// per send grows with members), as many concurrent senders as delivery
+// workers, and nothing but sends.
 func BenchmarkBareSend(b *testing.B) {
 	s := startStack(b, stackOptions{stripeURL: newFake(b).URL()})
 	ctx := context.Background()
-	bot := s.bridge.Bot
+	ghost := s.bridge.Portal.Ghost("main")
 	var rooms []id.RoomID
 	for range benchCustomers {
-		resp, err := bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{Preset: "private_chat"})
+		resp, err := s.bridge.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+			Preset: "private_chat", Invite: []id.UserID{ghost.UserID, "@agent:localhost"},
+		})
 		if err != nil {
+			b.Fatal(err)
+		}
+		if err = ghost.EnsureJoined(ctx, resp.RoomID); err != nil {
 			b.Fatal(err)
 		}
 		rooms = append(rooms, resp.RoomID)
@@ -103,7 +114,7 @@ func BenchmarkBareSend(b *testing.B) {
 					return
 				}
 				content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: fmt.Sprintf("bare send %d", n)}
-				if _, err := bot.SendMessageEvent(ctx, rooms[n%len(rooms)], event.EventMessage, content); err != nil {
+				if _, err := ghost.SendMessageEvent(ctx, rooms[n%len(rooms)], event.EventMessage, content); err != nil {
 					b.Error(err)
 					return
 				}

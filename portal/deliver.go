@@ -61,10 +61,13 @@ type Result struct {
 	RoomID        id.RoomID
 	MatrixEventID id.EventID
 	Skipped       bool
+	// Message is the message-map row to store with the inbox outcome (nil
+	// when the message is about no particular object).
+	Message *database.Message
 }
 
-// Deliver posts one inbox event into its room, creating the room if needed,
-// and records the message map entry. The caller marks the inbox row.
+// Deliver posts one inbox event into its room, creating the room if needed.
+// The caller records Result.Message and marks the inbox row, together.
 func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderOptions) (*Result, error) {
 	var evt stripe.Event
 	if err := json.Unmarshal(row.Payload, &evt); err != nil {
@@ -114,8 +117,9 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 	if err != nil {
 		return nil, transient(fmt.Errorf("send: %w", err))
 	}
+	res := &Result{RoomID: roomID, MatrixEventID: resp.EventID}
 	if rendered.ObjectID != "" {
-		err = m.DB.Message.Insert(ctx, &database.Message{
+		res.Message = &database.Message{
 			RoomID:         roomID,
 			MatrixEventID:  resp.EventID,
 			StripeObjectID: rendered.ObjectID,
@@ -123,12 +127,9 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 			AccountID:      row.AccountID,
 			CustomerID:     customerID,
 			CreatedAt:      time.Now(),
-		})
-		if err != nil {
-			return nil, transient(fmt.Errorf("record message: %w", err))
 		}
 	}
-	return &Result{RoomID: roomID, MatrixEventID: resp.EventID}, nil
+	return res, nil
 }
 
 // customerFromEvent returns the customer object when the event is about one,
