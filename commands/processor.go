@@ -2,6 +2,9 @@
 // command, decides whether the sender may run it, runs it, and replies. It
 // uses mautrix's commands processor with handlers as values; every handler is
 // wrapped so that a panic becomes a polite reply and a log line, never a crash.
+//
+// Besides the imports DESIGN.md lists it reads config (a leaf package) for
+// roles and the command prefix.
 package commands
 
 import (

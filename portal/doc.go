@@ -1,4 +1,9 @@
 // Package portal owns the one Matrix room per (account, customer): creating
 // and updating rooms, Spaces, invites and power levels, delivering billing
 // events in order, and rendering them as Matrix messages.
+//
+// Besides database and stripeapi (DESIGN.md's import table) it reads config,
+// a leaf package, for account names, dashboard links and agents to invite.
+// Billing messages are sent by one ghost per account (@stripe_<alias>), so
+// they are visibly from Stripe and not from the bot that answers commands.
 package portal
