@@ -57,6 +57,10 @@ type Deps struct {
 	Stripe []*stripeapi.Client
 	// Inbox exposes events that could not be posted.
 	Inbox Inbox
+	// Portal returns the customer room's portal, or nil outside customer rooms.
+	Portal func(ctx context.Context, roomID id.RoomID) (*database.Portal, error)
+	// API returns an account's Stripe API, or nil for an unknown alias.
+	API func(accountAlias string) CustomerAPI
 }
 
 // Inbox is the part of the event inbox that commands read and requeue.
