@@ -107,11 +107,6 @@ func params(ctx context.Context) stripe.Params {
 	return stripe.Params{Context: ctx}
 }
 
-// Customer retrieves a customer (deleted customers come back with Deleted set).
-func (c *Client) Customer(ctx context.Context, id string) (*stripe.Customer, error) {
-	return c.API.Customers.Get(id, &stripe.CustomerParams{Params: params(ctx)})
-}
-
 // Charge retrieves a charge; disputes only name their charge, and the charge
 // names the customer.
 func (c *Client) Charge(ctx context.Context, id string) (*stripe.Charge, error) {
