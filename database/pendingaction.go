@@ -51,7 +51,11 @@ const (
 	`
 	getPendingActionByIDQuery     = getPendingActionBaseQuery + `WHERE id=$1`
 	getPendingActionByPromptQuery = getPendingActionBaseQuery + `WHERE room_id=$1 AND prompt_event_id=$2`
-	insertPendingActionQuery      = `
+	getLatestPendingActionQuery   = getPendingActionBaseQuery + `
+		WHERE room_id=$1 AND requester=$2 AND state='pending' AND expires_at > $3
+		ORDER BY created_at DESC, id DESC LIMIT 1
+	`
+	insertPendingActionQuery = `
 		INSERT INTO pending_action (
 			id, room_id, requester, command, parameters, summary, prompt_event_id,
 			idempotency_key, created_at, expires_at, state
@@ -91,6 +95,12 @@ func (paq *PendingActionQuery) Get(ctx context.Context, actionID string) (*Pendi
 // or nil, so a reply or reaction to the prompt finds its action.
 func (paq *PendingActionQuery) GetByPrompt(ctx context.Context, roomID id.RoomID, promptEventID id.EventID) (*PendingAction, error) {
 	return paq.QueryOne(ctx, getPendingActionByPromptQuery, roomID, promptEventID)
+}
+
+// LatestPending returns the requester's newest unexpired action in the room,
+// or nil: a bare "confirm" means the last thing they asked for.
+func (paq *PendingActionQuery) LatestPending(ctx context.Context, roomID id.RoomID, requester id.UserID, now time.Time) (*PendingAction, error) {
+	return paq.QueryOne(ctx, getLatestPendingActionQuery, roomID, requester, now.UnixMilli())
 }
 
 // SetPromptEvent records the event that asked for confirmation; the prompt is

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix/id"
+
 	"github.com/matrix-stripe/matrix-stripe/database"
 )
 
@@ -102,5 +104,35 @@ func TestPendingAction(t *testing.T) {
 				t.Errorf("parameters = %q", got.Parameters)
 			}
 		})
+	})
+}
+
+func TestLatestPending(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *database.Database) {
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000)
+		mk := func(actionID string, user id.UserID, created time.Time) *database.PendingAction {
+			return &database.PendingAction{ID: actionID, RoomID: "!r:x", Requester: user, Command: "refund",
+				Parameters: []byte(`{}`), IdempotencyKey: "k" + actionID, CreatedAt: created, ExpiresAt: created.Add(5 * time.Minute)}
+		}
+		must(t, db.PendingAction.Insert(ctx, mk("a1", "@a:x", now)))
+		must(t, db.PendingAction.Insert(ctx, mk("a2", "@a:x", now.Add(time.Second))))
+		must(t, db.PendingAction.Insert(ctx, mk("b1", "@b:x", now.Add(2*time.Second))))
+		got, err := db.PendingAction.LatestPending(ctx, "!r:x", "@a:x", now.Add(3*time.Second))
+		must(t, err)
+		if got == nil || got.ID != "a2" {
+			t.Fatalf("latest for @a = %+v, want a2", got)
+		}
+		ok, err := db.PendingAction.Resolve(ctx, "a2", database.ActionConfirmed, now.Add(3*time.Second))
+		must(t, err)
+		if !ok {
+			t.Fatal("resolve failed")
+		}
+		if got, _ = db.PendingAction.LatestPending(ctx, "!r:x", "@a:x", now.Add(3*time.Second)); got == nil || got.ID != "a1" {
+			t.Fatalf("after confirming a2, latest = %+v, want a1", got)
+		}
+		if got, _ = db.PendingAction.LatestPending(ctx, "!r:x", "@a:x", now.Add(10*time.Minute)); got != nil {
+			t.Fatalf("expired action returned: %+v", got)
+		}
 	})
 }
