@@ -61,6 +61,35 @@ type Deps struct {
 	Portal func(ctx context.Context, roomID id.RoomID) (*database.Portal, error)
 	// API returns an account's Stripe API, or nil for an unknown alias.
 	API func(accountAlias string) CustomerAPI
+	// Messages finds the billing message a command replies to (nil, nil if unknown).
+	Messages func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (*database.Message, error)
+	// Audit records every write and every refused write.
+	Audit AuditLog
+	// Actions holds writes waiting for their requester's confirmation.
+	Actions PendingActions
+	// Now is the clock (tests set it); nil means time.Now.
+	Now func() time.Time
+}
+
+// AuditLog is where writes are recorded.
+type AuditLog interface {
+	Insert(ctx context.Context, entry *database.AuditEntry) error
+}
+
+// PendingActions stores confirmations for writes.
+type PendingActions interface {
+	Insert(ctx context.Context, action *database.PendingAction) error
+	Get(ctx context.Context, actionID string) (*database.PendingAction, error)
+	LatestPending(ctx context.Context, roomID id.RoomID, requester id.UserID, now time.Time) (*database.PendingAction, error)
+	SetPromptEvent(ctx context.Context, actionID string, promptEventID id.EventID) error
+	Resolve(ctx context.Context, actionID string, state database.PendingActionState, now time.Time) (bool, error)
+}
+
+func (d *Deps) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
 }
 
 // Inbox is the part of the event inbox that commands read and requeue.
@@ -77,7 +106,9 @@ type Command struct {
 	Help    string
 	Role    config.Role
 	Scope   Scope
-	Func    func(ce *Event)
+	// Write commands change Stripe: refusals are audited too.
+	Write bool
+	Func  func(ce *Event)
 }
 
 // Processor routes messages to commands.
@@ -85,11 +116,14 @@ type Processor struct {
 	proc     *mcmd.Processor[*Deps]
 	deps     *Deps
 	commands []*Command
+	limiter  *rateLimiter
+	// executors run confirmed writes, by command name.
+	executors map[string]executor
 }
 
 // NewProcessor registers the built-in commands. client sends the replies.
 func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
-	p := &Processor{proc: mcmd.NewProcessor[*Deps](client), deps: deps}
+	p := &Processor{proc: mcmd.NewProcessor[*Deps](client), deps: deps, limiter: newRateLimiter(commandBurst, commandRefill), executors: make(map[string]executor)}
 	p.proc.Meta = deps
 	prefix := deps.Config.Bridge.CommandPrefix
 	p.proc.PreValidator = mcmd.FuncPreValidator[*Deps](func(ce *Event) bool {
@@ -112,6 +146,9 @@ func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 	})})
 	p.Register(generalCommands(p)...)
 	p.Register(inboxCommands()...)
+	p.Register(readCommands()...)
+	p.Register(p.confirmCommands()...)
+	p.Register(p.refundCommands()...)
 	return p
 }
 
@@ -151,9 +188,19 @@ func (p *Processor) safe(cmd *Command, fn func(ce *Event)) func(ce *Event) {
 				ce.Reply("Something went wrong while running that command. It has been logged; please try again or ask an admin.")
 			}
 		}()
+		switch p.limiter.take(ce.Sender, p.deps.now()) {
+		case limitWarn:
+			ce.Reply("You're sending commands too fast; wait a few seconds and try again.")
+			return
+		case limitDrop:
+			return
+		}
 		if cmd != nil {
 			if ok, why := p.allowed(ce, cmd); !ok {
 				ce.Log.Debug().Str("command", cmd.Name).Msg("Command refused")
+				if cmd.Write {
+					p.auditRefusal(ce, cmd, why)
+				}
 				ce.Reply("%s", why)
 				return
 			}

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/stripe/stripe-go/v76"
+
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // CustomerAPI is what commands read and change in one Stripe account. It is
@@ -34,16 +36,5 @@ type CustomerAPI interface {
 
 	// CreateRefund refunds a charge or payment intent. idempotencyKey makes a
 	// repeated call return the first refund instead of refunding twice.
-	CreateRefund(ctx context.Context, req RefundRequest) (*stripe.Refund, error)
-}
-
-// RefundRequest is one refund an agent confirmed.
-type RefundRequest struct {
-	ChargeID        string // exactly one of ChargeID and PaymentIntentID
-	PaymentIntentID string
-	Amount          int64 // minor units; 0 refunds what is left
-	Reason          string
-	IdempotencyKey  string
-	// Metadata records who asked, for the Stripe dashboard.
-	Metadata map[string]string
+	CreateRefund(ctx context.Context, req stripeapi.RefundRequest) (*stripe.Refund, error)
 }

@@ -1,0 +1,177 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"maunium.net/go/mautrix/format"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
+)
+
+const refundUsage = "Usage: `refund <ch_…|pi_…|in_…> [amount] [duplicate|fraudulent|requested_by_customer]` — or reply to a payment message with `refund [amount] [reason]`."
+
+// refundReasons are the reasons Stripe accepts, with the words agents type.
+var refundReasons = map[string]string{
+	"duplicate":             "duplicate",
+	"fraudulent":            "fraudulent",
+	"fraud":                 "fraudulent",
+	"requested_by_customer": "requested_by_customer",
+	"requested":             "requested_by_customer",
+	"customer":              "requested_by_customer",
+}
+
+// refundParams is what the confirmation stores; amounts are minor units.
+type refundParams struct {
+	ChargeID        string `json:"charge_id,omitempty"`
+	PaymentIntentID string `json:"payment_intent_id,omitempty"`
+	Amount          int64  `json:"amount"`
+	Currency        string `json:"currency"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+func (p *Processor) refundCommands() []*Command {
+	p.executors["refund"] = p.runRefund
+	return []*Command{{
+		Name: "refund", Role: config.RoleAgent, Write: true,
+		Args: "<charge|payment_intent|invoice> [amount] [reason]",
+		Help: "Refund a payment, fully or in part (asks for confirmation)",
+		Func: p.cmdRefund,
+	}}
+}
+
+// refundable is the charge behind a refund target, with what is left of it.
+type refundable struct {
+	charge *stripe.Charge
+	piID   string
+}
+
+// resolveRefundable finds the charge to refund from a charge, payment
+// intent or invoice the room's customer owns.
+func resolveRefundable(ce *Event, api CustomerAPI, customerID, target string) (*refundable, error) {
+	obj, err := Owned(ce.Ctx, api, customerID, target)
+	if err != nil {
+		return nil, err
+	}
+	switch o := obj.(type) {
+	case *stripe.Charge:
+		return &refundable{charge: o}, nil
+	case *stripe.PaymentIntent:
+		if o.LatestCharge == nil || o.LatestCharge.ID == "" {
+			return nil, &targetError{sentence: "That payment has no successful charge to refund."}
+		}
+		ch, err := api.Charge(ce.Ctx, o.LatestCharge.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &refundable{charge: ch, piID: o.ID}, nil
+	case *stripe.Invoice:
+		if o.Charge == nil || o.Charge.ID == "" {
+			return nil, &targetError{sentence: "That invoice has no payment to refund."}
+		}
+		ch, err := api.Charge(ce.Ctx, o.Charge.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &refundable{charge: ch}, nil
+	default:
+		return nil, &targetError{sentence: refundUsage}
+	}
+}
+
+func (p *Processor) cmdRefund(ce *Event) {
+	portal, api, ok := roomCustomer(ce)
+	if !ok {
+		return
+	}
+	args := ce.Args
+	target := ""
+	if len(args) > 0 && hasAnyPrefix(args[0], "ch_", "pi_", "in_") {
+		target, args = args[0], args[1:]
+	} else {
+		target = ResolveTarget(ce, "")
+	}
+	if target == "" {
+		ce.Reply("%s", refundUsage)
+		return
+	}
+	ref, err := resolveRefundable(ce, api, portal.CustomerID, target)
+	if err != nil {
+		ce.Reply("%s", errorSentence(err))
+		return
+	}
+	ch := ref.charge
+	left := ch.Amount - ch.AmountRefunded
+	if ch.Refunded || left <= 0 {
+		ce.Reply("That payment has already been fully refunded.")
+		return
+	}
+	if !ch.Paid || ch.Status != stripe.ChargeStatusSucceeded {
+		ce.Reply("Only successful payments can be refunded; %s is %s.", format.SafeMarkdownCode(ch.ID), ch.Status)
+		return
+	}
+	params := refundParams{ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency)}
+	if len(args) > 0 {
+		if _, isReason := refundReasons[strings.ToLower(args[0])]; !isReason {
+			amount, err := stripeapi.ParseAmount(args[0], string(ch.Currency))
+			if err != nil {
+				ce.Reply("%s %s", err.Error(), refundUsage)
+				return
+			}
+			if amount > left {
+				ce.Reply("At most %s of that payment is left to refund.", stripeapi.FormatAmount(left, string(ch.Currency)))
+				return
+			}
+			params.Amount, args = amount, args[1:]
+		}
+	}
+	if len(args) > 0 {
+		reason, ok := refundReasons[strings.ToLower(strings.Join(args, "_"))]
+		if !ok {
+			ce.Reply("%s is not a refund reason. %s", format.SafeMarkdownCode(strings.Join(args, " ")), refundUsage)
+			return
+		}
+		params.Reason = reason
+	}
+	summary := fmt.Sprintf("**Refund %s** of the %s payment %s from %s to %s%s.",
+		stripeapi.FormatAmount(params.Amount, params.Currency),
+		stripeapi.FormatAmount(ch.Amount, string(ch.Currency)),
+		format.SafeMarkdownCode(ch.ID), time.Unix(ch.Created, 0).UTC().Format("2 Jan 2006"), format.SafeMarkdownCode(portal.Name), reasonSuffix(params.Reason))
+	if ch.AmountRefunded > 0 {
+		summary += fmt.Sprintf(" %s was already refunded.", stripeapi.FormatAmount(ch.AmountRefunded, string(ch.Currency)))
+	}
+	p.askConfirmation(ce, portal, "refund", ch.ID, params, summary)
+}
+
+func reasonSuffix(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return " (reason: " + strings.ReplaceAll(reason, "_", " ") + ")"
+}
+
+func (p *Processor) runRefund(ce *Event, portal *database.Portal, api CustomerAPI, action *database.PendingAction) (string, string, string, error) {
+	var params refundParams
+	if err := json.Unmarshal(action.Parameters, &params); err != nil {
+		return "Could not read the confirmed refund; nothing was refunded.", "", "", err
+	}
+	refund, err := api.CreateRefund(ce.Ctx, stripeapi.RefundRequest{
+		ChargeID: params.ChargeID, PaymentIntentID: params.PaymentIntentID,
+		Amount: params.Amount, Reason: params.Reason, IdempotencyKey: action.IdempotencyKey,
+		Metadata: map[string]string{"matrix_user_id": string(ce.Sender), "matrix_room_id": string(ce.RoomID)},
+	})
+	requestID := ""
+	if refund != nil && refund.LastResponse != nil {
+		requestID = refund.LastResponse.RequestID
+	}
+	if err != nil {
+		return "Nothing was refunded: " + stripeapi.Describe(err), params.ChargeID, requestID, err
+	}
+	return fmt.Sprintf("Refunded %s (%s, %s). The refund will appear in the timeline when Stripe reports it.",
+		stripeapi.FormatAmount(refund.Amount, string(refund.Currency)), format.SafeMarkdownCode(refund.ID), refund.Status), refund.ID, requestID, nil
+}
