@@ -165,7 +165,22 @@ func (br *Bridge) initCommands() {
 		IsManagementRoom: br.isManagementRoom,
 		Stripe:           br.Stripe,
 		Inbox:            br.DB.Event,
+		Portal:           br.DB.Portal.GetByRoom,
+		API:              br.customerAPI,
+		Messages:         br.DB.Message.GetByEventID,
+		Audit:            br.DB.Audit,
+		Actions:          br.DB.PendingAction,
 	})
+}
+
+// customerAPI returns the account's Stripe client for customer commands.
+func (br *Bridge) customerAPI(alias string) commands.CustomerAPI {
+	for _, client := range br.Stripe {
+		if client.Alias == alias {
+			return client
+		}
+	}
+	return nil
 }
 
 func (br *Bridge) initPortal() {
@@ -361,4 +376,5 @@ func (br *Bridge) Stop() {
 func (br *Bridge) registerEventHandlers() {
 	br.Events.On(event.StateMember, br.handleMember)
 	br.Events.On(event.EventMessage, br.handleMessage)
+	br.Events.On(event.EventReaction, br.handleReaction)
 }

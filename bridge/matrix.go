@@ -13,10 +13,23 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 )
 
-// roleIn is what userID may do in roomID. Customer rooms add the customer
-// role once portals exist; for now roles come from the permission map only.
+// roleIn is what userID may do in roomID: the configured role, else
+// customer for the Matrix user linked to this very room's customer. A
+// customer has no role anywhere else, so they can never reach another
+// customer's room through the bot.
 func (br *Bridge) roleIn(ctx context.Context, roomID id.RoomID, userID id.UserID) config.Role {
-	return br.Config.Bridge.Permissions.Get(userID)
+	if role := br.Config.Bridge.Permissions.Get(userID); role.AtLeast(config.RoleAgent) {
+		return role
+	}
+	portal, err := br.DB.Portal.GetByRoom(ctx, roomID)
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to look up portal for role")
+		return config.RoleNone
+	}
+	if portal != nil && portal.MatrixUserID != "" && portal.MatrixUserID == userID {
+		return config.RoleCustomer
+	}
+	return config.RoleNone
 }
 
 func (br *Bridge) isManagementRoom(ctx context.Context, userID id.UserID, roomID id.RoomID) bool {
@@ -111,6 +124,12 @@ func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
 		return
 	}
 	br.Commands.Handle(ctx, evt)
+}
+
+// handleReaction lets a ✅ on a confirmation prompt run its command; the
+// processor only acts on reactions to the bot's own prompts.
+func (br *Bridge) handleReaction(ctx context.Context, evt *event.Event) {
+	br.handleMessage(ctx, evt)
 }
 
 func (br *Bridge) sendNotice(ctx context.Context, roomID id.RoomID, markdown string) {
