@@ -37,4 +37,10 @@ type CustomerAPI interface {
 	// CreateRefund refunds a charge or payment intent. idempotencyKey makes a
 	// repeated call return the first refund instead of refunding twice.
 	CreateRefund(ctx context.Context, req stripeapi.RefundRequest) (*stripe.Refund, error)
+
+	// Further capabilities, each declared beside the commands that use it.
+	SubscriptionWriter
+	InvoiceWriter
+	SelfServiceAPI
+	AccountSearcher
 }

@@ -1,0 +1,4 @@
+package commands
+
+// InvoiceWriter acts on invoices (agent writes).
+type InvoiceWriter interface{}

@@ -1,0 +1,4 @@
+package commands
+
+// SelfServiceAPI is what customer self-service needs (billing portal, customer metadata).
+type SelfServiceAPI interface{}
