@@ -169,8 +169,22 @@ func (br *Bridge) initCommands() {
 		API:              br.customerAPI,
 		Messages:         br.DB.Message.GetByEventID,
 		Audit:            br.DB.Audit,
+		OpenRoom:         br.openRoom,
 		Actions:          br.DB.PendingAction,
 	})
+}
+
+// openRoom creates or finds a customer's room and invites user (an agent
+// who asked with `open`); an existing membership is not an error.
+func (br *Bridge) openRoom(ctx context.Context, alias, customerID string, user id.UserID) (*database.Portal, error) {
+	portal, err := br.Portal.EnsurePortal(ctx, alias, customerID, nil)
+	if err != nil || user == "" {
+		return portal, err
+	}
+	if err = br.Bot.EnsureInvited(ctx, portal.RoomID, user); err != nil {
+		return nil, fmt.Errorf("invite %s: %w", user, err)
+	}
+	return portal, nil
 }
 
 // customerAPI returns the account's Stripe client for customer commands.

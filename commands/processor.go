@@ -63,6 +63,8 @@ type Deps struct {
 	API func(accountAlias string) CustomerAPI
 	// Messages finds the billing message a command replies to (nil, nil if unknown).
 	Messages func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (*database.Message, error)
+	// OpenRoom creates or finds a customer's room and invites user to it.
+	OpenRoom func(ctx context.Context, accountAlias, customerID string, user id.UserID) (*database.Portal, error)
 	// Audit records every write and every refused write.
 	Audit AuditLog
 	// Actions holds writes waiting for their requester's confirmation.
@@ -74,6 +76,8 @@ type Deps struct {
 // AuditLog is where writes are recorded.
 type AuditLog interface {
 	Insert(ctx context.Context, entry *database.AuditEntry) error
+	ListByCustomer(ctx context.Context, accountID, customerID string, limit int) ([]*database.AuditEntry, error)
+	ListRecent(ctx context.Context, limit int) ([]*database.AuditEntry, error)
 }
 
 // PendingActions stores confirmations for writes.
@@ -96,6 +100,7 @@ func (d *Deps) now() time.Time {
 type Inbox interface {
 	ListFailed(ctx context.Context, limit int) ([]*database.Event, error)
 	Retry(ctx context.Context, eventID string) (bool, error)
+	Health(ctx context.Context, accountID string) (*database.AccountHealth, error)
 }
 
 // Command describes a registered command for help and permission checks.
@@ -149,6 +154,7 @@ func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 	p.Register(readCommands()...)
 	p.Register(p.confirmCommands()...)
 	p.Register(p.refundCommands()...)
+	p.Register(managementCommands()...)
 	return p
 }
 

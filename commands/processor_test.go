@@ -187,6 +187,10 @@ type fakeInbox struct {
 	retried []string
 }
 
+func (f *fakeInbox) Health(context.Context, string) (*database.AccountHealth, error) {
+	return &database.AccountHealth{}, nil
+}
+
 func (f *fakeInbox) ListFailed(context.Context, int) ([]*database.Event, error) { return f.failed, nil }
 func (f *fakeInbox) Retry(_ context.Context, id string) (bool, error) {
 	for _, evt := range f.failed {

@@ -56,6 +56,7 @@ const (
 	`
 	listAuditByCustomerQuery = getAuditBaseQuery + `WHERE account_id=$1 AND customer_id=$2 ORDER BY ts DESC, id DESC LIMIT $3`
 	listAuditByRoomQuery     = getAuditBaseQuery + `WHERE room_id=$1 ORDER BY ts DESC, id DESC LIMIT $2`
+	listAuditRecentQuery     = getAuditBaseQuery + `ORDER BY ts DESC, id DESC LIMIT $1`
 	insertAuditQuery         = `
 		INSERT INTO audit_log (
 			ts, actor, role, account_id, customer_id, room_id, command, target_object,
@@ -82,6 +83,11 @@ func (aq *AuditQuery) ListByCustomer(ctx context.Context, accountID, customerID 
 // ListByRoom returns the room's newest entries first, at most limit.
 func (aq *AuditQuery) ListByRoom(ctx context.Context, roomID id.RoomID, limit int) ([]*AuditEntry, error) {
 	return aq.QueryMany(ctx, listAuditByRoomQuery, roomID, limit)
+}
+
+// ListRecent returns the newest entries across all customers.
+func (aq *AuditQuery) ListRecent(ctx context.Context, limit int) ([]*AuditEntry, error) {
+	return aq.QueryMany(ctx, listAuditRecentQuery, limit)
 }
 
 func (a *AuditEntry) Scan(row dbutil.Scannable) (*AuditEntry, error) {

@@ -59,9 +59,15 @@ const eventColumns = `
 `
 
 const (
-	getEventByIDQuery = `SELECT ` + eventColumns + ` FROM stripe_event WHERE event_id=$1`
-	listFailedQuery   = `SELECT ` + eventColumns + ` FROM stripe_event WHERE state='failed' ORDER BY created, event_id LIMIT $1`
-	insertEventQuery  = `
+	getEventByIDQuery  = `SELECT ` + eventColumns + ` FROM stripe_event WHERE event_id=$1`
+	listFailedQuery    = `SELECT ` + eventColumns + ` FROM stripe_event WHERE state='failed' ORDER BY created, event_id LIMIT $1`
+	accountHealthQuery = `
+		SELECT COALESCE(MAX(received_at), 0),
+		       COUNT(*) FILTER (WHERE state='pending'),
+		       COUNT(*) FILTER (WHERE state='failed')
+		FROM stripe_event WHERE account_id=$1
+	`
+	insertEventQuery = `
 		INSERT INTO stripe_event (` + eventColumns + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 		ON CONFLICT (event_id) DO NOTHING
@@ -149,6 +155,27 @@ const (
 		WHERE event_id=$1 AND state='failed'
 	`
 )
+
+// AccountHealth is what the inbox says about one account's webhooks.
+type AccountHealth struct {
+	LastReceived time.Time // zero if nothing ever arrived
+	Pending      int
+	Failed       int
+}
+
+// Health summarises an account's inbox for the `accounts` command.
+func (eq *EventQuery) Health(ctx context.Context, accountID string) (*AccountHealth, error) {
+	var last int64
+	var health AccountHealth
+	err := eq.GetDB().QueryRow(ctx, accountHealthQuery, accountID).Scan(&last, &health.Pending, &health.Failed)
+	if err != nil {
+		return nil, err
+	}
+	if last > 0 {
+		health.LastReceived = time.UnixMilli(last)
+	}
+	return &health, nil
+}
 
 // Get returns the event, or nil.
 func (eq *EventQuery) Get(ctx context.Context, eventID string) (*Event, error) {

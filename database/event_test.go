@@ -271,3 +271,21 @@ func TestClaimNextOneDeliveryPerCustomer(t *testing.T) {
 		}
 	})
 }
+
+func TestAccountHealth(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *database.Database) {
+		ctx := context.Background()
+		empty, err := db.Event.Health(ctx, "main")
+		must(t, err)
+		if !empty.LastReceived.IsZero() || empty.Pending != 0 || empty.Failed != 0 {
+			t.Fatalf("empty inbox health %+v", empty)
+		}
+		insertEvents(t, db, inboxEvent("evt_h1", "cus_a", 10), inboxEvent("evt_h2", "cus_b", 20))
+		must(t, db.Event.MarkFailed(ctx, "evt_h1", "boom"))
+		health, err := db.Event.Health(ctx, "main")
+		must(t, err)
+		if !health.LastReceived.Equal(t0) || health.Pending != 1 || health.Failed != 1 {
+			t.Fatalf("health %+v, want last %v, 1 pending, 1 failed", health, t0)
+		}
+	})
+}

@@ -188,6 +188,38 @@ func TestCommandsInCustomerRoom(t *testing.T) {
 			t.Errorf("audit of the refund: %+v", ok)
 		}
 	})
+
+	t.Run("a ✅ reaction on the prompt confirms", func(t *testing.T) {
+		prompt := send(t, agent, room, bot, "!stripe refund "+charge+" 5.00")
+		if !strings.Contains(prompt, "$5.00") {
+			t.Fatalf("prompt %q", prompt)
+		}
+		replies := botReplies(t, agent, room, bot)
+		promptEvt := replies[len(replies)-1]
+		if _, err := agent.SendReaction(t.Context(), room, promptEvt.ID, "✅"); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "refund after reaction", func() (bool, string) {
+			refunds := listRefunds(t, fake.Client(), charge)
+			return len(refunds) == 2, fmt.Sprint(len(refunds))
+		})
+	})
+
+	t.Run("an agent opens another customer's room from the management room", func(t *testing.T) {
+		dm, err := agent.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bot}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitForReply(t, agent, dm.RoomID, bot, "management room")
+		reply := send(t, agent, dm.RoomID, bot, "open oscar@example.com")
+		if !strings.Contains(reply, "Invited you") {
+			t.Fatalf("open reply %q", reply)
+		}
+		other := waitPortal(t, s, "cus_other")
+		if m := membership(t, agent, other.RoomID, agent.UserID); m != event.MembershipInvite && m != event.MembershipJoin {
+			t.Errorf("agent membership in the opened room: %q", m)
+		}
+	})
 }
 
 func listRefunds(t *testing.T, sc *client.API, charge string) []*stripe.Refund {
