@@ -83,6 +83,32 @@ type BridgeConfig struct {
 	UnknownEvents   string                 `yaml:"unknown_events"`
 	DeliveryWorkers int                    `yaml:"delivery_workers"`
 	CatchupInterval string                 `yaml:"catchup_interval"`
+	// SelfService says which self-service commands customers may run.
+	SelfService SelfServicePolicy `yaml:"self_service"`
+	// Plans are the price ids a customer may switch to with change-plan.
+	Plans []string `yaml:"plans"`
+	// PortalLinkTTL is how long a billing-portal link stays in the room
+	// before the bot redacts it: the link is a bearer credential.
+	PortalLinkTTL string `yaml:"portal_link_ttl"`
+	// PortalReturnURL is where the billing portal's back button leads; empty
+	// means the account's default from the Stripe dashboard.
+	PortalReturnURL string `yaml:"portal_return_url"`
+}
+
+// SelfServicePolicy switches each customer self-service command on or off.
+// Agents are not bound by it: it only limits what the linked customer can do.
+type SelfServicePolicy struct {
+	Portal        bool `yaml:"portal"`
+	Pay           bool `yaml:"pay"`
+	RequestRefund bool `yaml:"request_refund"`
+	Cancel        bool `yaml:"cancel"`
+	ChangePlan    bool `yaml:"change_plan"`
+}
+
+// PortalLinkLifetime is how long a posted billing-portal link is kept.
+func (b *BridgeConfig) PortalLinkLifetime() time.Duration {
+	d, _ := time.ParseDuration(b.PortalLinkTTL)
+	return d
 }
 
 // CatchupEvery is how often to list missed events; zero means only at start.

@@ -97,6 +97,9 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.Bridge.CatchupInterval); err != nil || d < 0 || (d > 0 && d < time.Minute) {
 		return invalid("bridge.catchup_interval", "%q must be a duration of at least 1m, or 0 to catch up only at start", c.Bridge.CatchupInterval)
 	}
+	if err := c.Bridge.validateSelfService(); err != nil {
+		return err
+	}
 	switch c.Logging.Format {
 	case "auto", "pretty", "json":
 	default:
@@ -182,4 +185,32 @@ func modeName(live bool) string {
 		return "live"
 	}
 	return "test"
+}
+
+// validateSelfService checks the customer self-service policy options.
+func (b *BridgeConfig) validateSelfService() error {
+	// Links live a while so the customer can open them, but not for ever: a
+	// room's history is readable by everyone who joins it later.
+	if d, err := time.ParseDuration(b.PortalLinkTTL); err != nil || d < 10*time.Second || d > 24*time.Hour {
+		return invalid("bridge.portal_link_ttl", "%q must be a duration between 10s and 24h", b.PortalLinkTTL)
+	}
+	if b.PortalReturnURL != "" {
+		if err := checkURL("bridge.portal_return_url", b.PortalReturnURL); err != nil {
+			return err
+		}
+	}
+	seen := make(map[string]bool, len(b.Plans))
+	for _, price := range b.Plans {
+		if !strings.HasPrefix(price, "price_") || len(price) == len("price_") || strings.ContainsAny(price, " \t/?#") {
+			return invalid("bridge.plans", "%q is not a price ID (price_...)", price)
+		}
+		if seen[price] {
+			return invalid("bridge.plans", "%q is listed twice", price)
+		}
+		seen[price] = true
+	}
+	if b.SelfService.ChangePlan && len(b.Plans) == 0 {
+		return invalid("bridge.self_service.change_plan", "is on but bridge.plans lists no prices to switch to")
+	}
+	return nil
 }

@@ -53,6 +53,13 @@ func TestValidate(t *testing.T) {
 		{"bad unknown_events", func(c *Config) { c.Bridge.UnknownEvents = "drop" }, "bridge.unknown_events"},
 		{"zero workers", func(c *Config) { c.Bridge.DeliveryWorkers = 0 }, "bridge.delivery_workers"},
 		{"catch-up too often", func(c *Config) { c.Bridge.CatchupInterval = "5s" }, "bridge.catchup_interval"},
+		{"portal link ttl not a duration", func(c *Config) { c.Bridge.PortalLinkTTL = "ten minutes" }, "bridge.portal_link_ttl"},
+		{"portal link ttl too long", func(c *Config) { c.Bridge.PortalLinkTTL = "48h" }, "bridge.portal_link_ttl"},
+		{"portal link ttl too short", func(c *Config) { c.Bridge.PortalLinkTTL = "1s" }, "bridge.portal_link_ttl"},
+		{"bad portal return url", func(c *Config) { c.Bridge.PortalReturnURL = "example.com/billing" }, "bridge.portal_return_url"},
+		{"plan is not a price", func(c *Config) { c.Bridge.Plans = []string{"prod_abc"} }, "bridge.plans"},
+		{"duplicate plan", func(c *Config) { c.Bridge.Plans = []string{"price_a", "price_a"} }, "bridge.plans"},
+		{"change plan without plans", func(c *Config) { c.Bridge.SelfService.ChangePlan = true }, "bridge.self_service.change_plan"},
 		{"bad log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
 		{"bad log level", func(c *Config) { c.Logging.MinLevel = "loud" }, "logging.min_level"},
 	}
