@@ -170,6 +170,7 @@ func (br *Bridge) initCommands() {
 		Messages:         br.DB.Message.GetByEventID,
 		Audit:            br.DB.Audit,
 		OpenRoom:         br.openRoom,
+		Conversations:    br.DB.Portal,
 		Actions:          br.DB.PendingAction,
 	})
 }

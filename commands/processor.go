@@ -69,6 +69,8 @@ type Deps struct {
 	Audit AuditLog
 	// Actions holds writes waiting for their requester's confirmation.
 	Actions PendingActions
+	// Conversations updates a customer room's conversation state and assignee.
+	Conversations ConversationStore
 	// Now is the clock (tests set it); nil means time.Now.
 	Now func() time.Time
 }
@@ -154,7 +156,9 @@ func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 	p.Register(readCommands()...)
 	p.Register(p.confirmCommands()...)
 	p.Register(p.refundCommands()...)
+	p.Register(p.selfServiceCommands()...)
 	p.Register(managementCommands()...)
+	p.Register(p.agentWriteCommands()...)
 	return p
 }
 
@@ -173,11 +177,12 @@ func (p *Processor) Handle(ctx context.Context, evt *event.Event) {
 
 // allowed reports whether the sender may run cmd here, and if not, why.
 func (p *Processor) allowed(ce *Event, cmd *Command) (bool, string) {
-	if cmd.Scope == ManagementOnly && !p.deps.IsManagementRoom(ce.Ctx, ce.Sender, ce.RoomID) {
-		return false, fmt.Sprintf("%s only works in your management room (a direct chat with me).", format.SafeMarkdownCode(cmd.Name))
-	}
+	// Role first: someone who may not run a command learns nothing more.
 	if !p.deps.Role(ce.Ctx, ce.RoomID, ce.Sender).AtLeast(cmd.Role) {
 		return false, fmt.Sprintf("You don't have permission to use %s.", format.SafeMarkdownCode(cmd.Name))
+	}
+	if cmd.Scope == ManagementOnly && !p.deps.IsManagementRoom(ce.Ctx, ce.Sender, ce.RoomID) {
+		return false, fmt.Sprintf("%s only works in your management room (a direct chat with me).", format.SafeMarkdownCode(cmd.Name))
 	}
 	return true, ""
 }

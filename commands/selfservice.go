@@ -1,0 +1,229 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+	"maunium.net/go/mautrix"
+	mcmd "maunium.net/go/mautrix/commands"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
+)
+
+// selfCancelCommand names the customer's cancel in pending actions and the
+// audit log; it differs from the agents' subscription cancel so the two never
+// share an executor.
+const selfCancelCommand = "self-cancel"
+
+// redactAttempts bounds retries of a portal-link redaction: the homeserver
+// may be briefly down, but the timer goroutine must not live for ever.
+const redactAttempts = 3
+
+func (p *Processor) selfServiceCommands() []*Command {
+	p.executors[selfCancelCommand] = p.runSelfCancel
+	cmds := []*Command{
+		{Name: "portal", Role: config.RoleCustomer, Help: "Get a short-lived link to manage your billing (card, invoices) on Stripe", Func: p.cmdPortal},
+		{Name: "pay", Role: config.RoleCustomer, Args: "<invoice>", Help: "Get the payment page of an open invoice", Func: p.cmdPay},
+		{Name: "unsubscribe", Role: config.RoleCustomer, Write: true, Help: "Cancel your subscription at the end of the current period (asks for confirmation)", Func: p.cmdSelfCancel},
+	}
+	cmds = append(cmds, p.refundRequestCommands()...)
+	cmds = append(cmds, p.conversationCommands()...)
+	cmds = append(cmds, p.linkCommands()...)
+	return cmds
+}
+
+// selfServiceAllowed applies the config's self-service policy. The policy
+// limits customers only; agents can always act for the customer. On refusal
+// the user has been told why, and writes are audited.
+func (p *Processor) selfServiceAllowed(ce *Event, enabled bool, command, what string, write bool) bool {
+	if enabled || p.deps.Role(ce.Ctx, ce.RoomID, ce.Sender).AtLeast(config.RoleAgent) {
+		return true
+	}
+	why := fmt.Sprintf("%s is switched off on this bridge, so you can't %s yourself. Ask in this room and an agent will help.", code(command), what)
+	if write {
+		params, _ := json.Marshal(ce.Args)
+		p.audit(ce, &database.AuditEntry{Command: command, Parameters: params, Outcome: database.AuditDenied, Error: "self-service policy off"})
+	}
+	ce.Reply("%s", why)
+	return false
+}
+
+func (p *Processor) cmdPortal(ce *Event) {
+	bridge := &p.deps.Config.Bridge
+	if !p.selfServiceAllowed(ce, bridge.SelfService.Portal, "portal", "open the billing portal", false) {
+		return
+	}
+	portal, api, ok := roomCustomer(ce)
+	if !ok {
+		return
+	}
+	session, err := api.PortalSession(ce.Ctx, portal.CustomerID, bridge.PortalReturnURL)
+	if err != nil {
+		// The error never contains the URL: there is none without a session.
+		ce.Log.Warn().Err(err).Msg("Failed to create billing-portal session")
+		ce.Reply("Could not open the billing portal: %s", errorSentence(err))
+		return
+	}
+	ttl := bridge.PortalLinkLifetime()
+	anchor := link("Open the billing portal", session.URL)
+	if anchor == "" {
+		ce.Log.Warn().Msg("Billing-portal session URL is not plain https; not posting it")
+		ce.Reply("Stripe returned a billing-portal link I can't post safely; please ask an agent.")
+		return
+	}
+	msg := fmt.Sprintf("%s — manage your card, invoices and subscription there. Anyone with this link can act on your billing, so don't share it; I'll remove it from this room in %s.",
+		anchor, durationWords(ttl))
+	eventID := ce.Respond(msg, mcmd.ReplyOpts{AllowMarkdown: true, Reply: true})
+	// Only ids are logged: the URL is a bearer credential.
+	ce.Log.Info().Str("portal_session", session.ID).Stringer("link_event", eventID).Dur("ttl", ttl).Msg("Posted billing-portal link")
+	if eventID != "" {
+		scheduleRedaction(ce, eventID, ttl)
+	}
+}
+
+// scheduleRedaction removes the billing-portal link once it has served its
+// purpose. It runs on a timer detached from the command's context, which ends
+// with the handler. The timer lives in memory: after a restart the link stays
+// until someone redacts it, but the Stripe session behind it expires on its
+// own shortly after.
+func scheduleRedaction(ce *Event, eventID id.EventID, after time.Duration) {
+	client, roomID := ce.Proc.Client, ce.RoomID
+	log := ce.Log.With().Stringer("link_event", eventID).Logger()
+	base := context.WithoutCancel(ce.Ctx)
+	time.AfterFunc(after, func() {
+		for attempt := 1; attempt <= redactAttempts; attempt++ {
+			ctx, cancel := context.WithTimeout(base, 30*time.Second)
+			_, err := client.RedactEvent(ctx, roomID, eventID, mautrix.ReqRedact{Reason: "Billing-portal link expired"})
+			cancel()
+			if err == nil {
+				log.Debug().Msg("Redacted billing-portal link")
+				return
+			}
+			log.Warn().Err(err).Int("attempt", attempt).Msg("Failed to redact billing-portal link")
+			time.Sleep(time.Duration(attempt) * 5 * time.Second)
+		}
+		log.Error().Msg("Gave up redacting billing-portal link; redact it by hand")
+	})
+}
+
+// durationWords says a link lifetime the way people do ("10 minutes").
+func durationWords(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return pluralize(int(d/time.Hour), "hour", "hours")
+	case d >= time.Minute && d%time.Minute == 0:
+		return pluralize(int(d/time.Minute), "minute", "minutes")
+	default:
+		return pluralize(int(d.Round(time.Second)/time.Second), "second", "seconds")
+	}
+}
+
+const payUsage = "Usage: `pay <in_…>` — the id of one of your open invoices (see `invoices open`)."
+
+func (p *Processor) cmdPay(ce *Event) {
+	if !p.selfServiceAllowed(ce, p.deps.Config.Bridge.SelfService.Pay, "pay", "get payment links", false) {
+		return
+	}
+	portal, api, ok := roomCustomer(ce)
+	if !ok {
+		return
+	}
+	arg := ""
+	if len(ce.Args) > 0 {
+		arg = ce.Args[0]
+	}
+	target := ResolveTarget(ce, arg)
+	if len(ce.Args) > 1 || !hasAnyPrefix(target, "in_") {
+		ce.Reply("%s", payUsage)
+		return
+	}
+	obj, err := Owned(ce.Ctx, api, portal.CustomerID, target)
+	if err != nil {
+		ce.Reply("%s", errorSentence(err))
+		return
+	}
+	inv := obj.(*stripe.Invoice)
+	if inv.Status != stripe.InvoiceStatusOpen {
+		ce.Reply("Invoice %s is %s, so there is nothing to pay.", code(inv.ID), words(string(inv.Status)))
+		return
+	}
+	anchor := link("Pay "+money(inv.AmountRemaining, string(inv.Currency))+" online", inv.HostedInvoiceURL)
+	if anchor == "" {
+		ce.Reply("Invoice %s has no online payment page; ask an agent how to pay it.", code(inv.ID))
+		return
+	}
+	ce.Reply("Invoice %s: %s (due %s).", code(inv.ID), anchor, day(inv.DueDate))
+}
+
+// selfCancelParams is what the customer's cancel confirmation stores.
+type selfCancelParams struct {
+	SubscriptionID string `json:"subscription_id"`
+}
+
+func (p *Processor) cmdSelfCancel(ce *Event) {
+	if !p.selfServiceAllowed(ce, p.deps.Config.Bridge.SelfService.Cancel, "unsubscribe", "cancel your subscription", true) {
+		return
+	}
+	portal, api, ok := roomCustomer(ce)
+	if !ok {
+		return
+	}
+	if len(ce.Args) > 0 {
+		// The customer form takes no id: it acts on the room's only active
+		// subscription, so nothing typed can point it elsewhere.
+		ce.Reply("Usage: `unsubscribe` — cancels your subscription at the end of the current period.")
+		return
+	}
+	subs, err := api.Subscriptions(ce.Ctx, portal.CustomerID)
+	if err != nil {
+		ce.Reply("Could not read your subscriptions: %s", errorSentence(err))
+		return
+	}
+	var live []*stripe.Subscription
+	for _, sub := range ownedOnly(portal.CustomerID, subs, subscriptionOwner) {
+		switch sub.Status {
+		case stripe.SubscriptionStatusActive, stripe.SubscriptionStatusTrialing, stripe.SubscriptionStatusPastDue:
+			live = append(live, sub)
+		}
+	}
+	switch {
+	case len(live) == 0:
+		ce.Reply("You have no active subscription to cancel.")
+		return
+	case len(live) > 1:
+		ce.Reply("You have %d active subscriptions; ask an agent which one to cancel.", len(live))
+		return
+	case live[0].CancelAtPeriodEnd:
+		ce.Reply("Your subscription %s already ends on %s.", code(live[0].ID), day(live[0].CurrentPeriodEnd))
+		return
+	}
+	sub := live[0]
+	summary := fmt.Sprintf("**Cancel subscription** %s (%s) at the end of the current period, on %s. It stays active until then and will not renew.",
+		code(sub.ID), subscriptionText(sub), day(sub.CurrentPeriodEnd))
+	p.askConfirmation(ce, portal, selfCancelCommand, sub.ID, selfCancelParams{SubscriptionID: sub.ID}, summary)
+}
+
+func (p *Processor) runSelfCancel(ce *Event, portal *database.Portal, api CustomerAPI, action *database.PendingAction) (string, string, string, error) {
+	var params selfCancelParams
+	if err := json.Unmarshal(action.Parameters, &params); err != nil {
+		return "Could not read the confirmed cancellation; nothing was changed.", "", "", err
+	}
+	// Ownership again: the room's customer may have changed since the prompt.
+	if _, err := Owned(ce.Ctx, api, portal.CustomerID, params.SubscriptionID); err != nil {
+		return errorSentence(err) + " Nothing was changed.", params.SubscriptionID, "", err
+	}
+	sub, err := api.CancelAtPeriodEnd(ce.Ctx, params.SubscriptionID, action.IdempotencyKey)
+	requestID := ""
+	if sub != nil && sub.LastResponse != nil {
+		requestID = sub.LastResponse.RequestID
+	}
+	if err != nil {
+		return "Nothing was cancelled: " + errorSentence(err), params.SubscriptionID, requestID, err
+	}
+	return fmt.Sprintf("Subscription %s will end on %s and will not renew.", code(sub.ID), day(sub.CurrentPeriodEnd)), sub.ID, requestID, nil
+}
