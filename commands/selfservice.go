@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -29,7 +31,8 @@ func (p *Processor) selfServiceCommands() []*Command {
 	cmds := []*Command{
 		{Name: "portal", Role: config.RoleCustomer, Help: "Get a short-lived link to manage your billing (card, invoices) on Stripe", Func: p.cmdPortal},
 		{Name: "pay", Role: config.RoleCustomer, Args: "<invoice>", Help: "Get the payment page of an open invoice", Func: p.cmdPay},
-		{Name: "unsubscribe", Role: config.RoleCustomer, Write: true, Help: "Cancel your subscription at the end of the current period (asks for confirmation)", Func: p.cmdSelfCancel},
+		{Name: "change-plan", Role: config.RoleCustomer, Write: true, Args: "<price_…>", Help: "Switch your subscription to another plan (asks for confirmation)", Func: p.cmdSelfChangePlan},
+		{Name: "cancel", Aliases: []string{"unsubscribe"}, Role: config.RoleCustomer, Write: true, Help: "Cancel your subscription at the end of the current period (asks for confirmation)", Func: p.cmdSelfCancel},
 	}
 	cmds = append(cmds, p.refundRequestCommands()...)
 	cmds = append(cmds, p.conversationCommands()...)
@@ -166,7 +169,7 @@ type selfCancelParams struct {
 }
 
 func (p *Processor) cmdSelfCancel(ce *Event) {
-	if !p.selfServiceAllowed(ce, p.deps.Config.Bridge.SelfService.Cancel, "unsubscribe", "cancel your subscription", true) {
+	if !p.selfServiceAllowed(ce, p.deps.Config.Bridge.SelfService.Cancel, "cancel", "cancel your subscription", true) {
 		return
 	}
 	portal, api, ok := roomCustomer(ce)
@@ -176,36 +179,75 @@ func (p *Processor) cmdSelfCancel(ce *Event) {
 	if len(ce.Args) > 0 {
 		// The customer form takes no id: it acts on the room's only active
 		// subscription, so nothing typed can point it elsewhere.
-		ce.Reply("Usage: `unsubscribe` — cancels your subscription at the end of the current period.")
+		ce.Reply("Usage: `cancel` — cancels your subscription at the end of the current period.")
 		return
 	}
-	subs, err := api.Subscriptions(ce.Ctx, portal.CustomerID)
+	sub, ok := onlyLiveSubscription(ce, api, portal.CustomerID, "cancel")
+	if !ok {
+		return
+	}
+	if sub.CancelAtPeriodEnd {
+		ce.Reply("Your subscription %s already ends on %s.", code(sub.ID), day(sub.CurrentPeriodEnd))
+		return
+	}
+	summary := fmt.Sprintf("**Cancel subscription** %s (%s) at the end of the current period, on %s. It stays active until then and will not renew.",
+		code(sub.ID), subscriptionText(sub), day(sub.CurrentPeriodEnd))
+	p.askConfirmation(ce, portal, selfCancelCommand, sub.ID, selfCancelParams{SubscriptionID: sub.ID}, summary)
+}
+
+// onlyLiveSubscription is the customer's one active subscription. The
+// customer forms take no id, so nothing typed can point them at anything
+// else; with several subscriptions an agent has to pick.
+func onlyLiveSubscription(ce *Event, api CustomerAPI, customerID, verb string) (*stripe.Subscription, bool) {
+	subs, err := api.Subscriptions(ce.Ctx, customerID)
 	if err != nil {
 		ce.Reply("Could not read your subscriptions: %s", errorSentence(err))
-		return
+		return nil, false
 	}
 	var live []*stripe.Subscription
-	for _, sub := range ownedOnly(portal.CustomerID, subs, subscriptionOwner) {
+	for _, sub := range ownedOnly(customerID, subs, subscriptionOwner) {
 		switch sub.Status {
 		case stripe.SubscriptionStatusActive, stripe.SubscriptionStatusTrialing, stripe.SubscriptionStatusPastDue:
 			live = append(live, sub)
 		}
 	}
-	switch {
-	case len(live) == 0:
-		ce.Reply("You have no active subscription to cancel.")
-		return
-	case len(live) > 1:
-		ce.Reply("You have %d active subscriptions; ask an agent which one to cancel.", len(live))
-		return
-	case live[0].CancelAtPeriodEnd:
-		ce.Reply("Your subscription %s already ends on %s.", code(live[0].ID), day(live[0].CurrentPeriodEnd))
+	switch len(live) {
+	case 0:
+		ce.Reply("You have no active subscription to %s.", verb)
+		return nil, false
+	case 1:
+		return live[0], true
+	default:
+		ce.Reply("You have %d active subscriptions; ask an agent which one to %s.", len(live), verb)
+		return nil, false
+	}
+}
+
+// cmdSelfChangePlan moves the customer's subscription to one of the
+// configured plans, through the same confirmation as the agent command.
+func (p *Processor) cmdSelfChangePlan(ce *Event) {
+	bridge := &p.deps.Config.Bridge
+	if !p.selfServiceAllowed(ce, bridge.SelfService.ChangePlan, "change-plan", "change your plan", true) {
 		return
 	}
-	sub := live[0]
-	summary := fmt.Sprintf("**Cancel subscription** %s (%s) at the end of the current period, on %s. It stays active until then and will not renew.",
-		code(sub.ID), subscriptionText(sub), day(sub.CurrentPeriodEnd))
-	p.askConfirmation(ce, portal, selfCancelCommand, sub.ID, selfCancelParams{SubscriptionID: sub.ID}, summary)
+	if len(ce.Args) != 1 || !slices.Contains(bridge.Plans, ce.Args[0]) {
+		plans := make([]string, len(bridge.Plans))
+		for i, plan := range bridge.Plans {
+			plans[i] = code(plan)
+		}
+		ce.Reply("Usage: `change-plan <price>` with one of: %s.", strings.Join(plans, ", "))
+		return
+	}
+	portal, api, ok := roomCustomer(ce)
+	if !ok {
+		return
+	}
+	sub, ok := onlyLiveSubscription(ce, api, portal.CustomerID, "change")
+	if !ok {
+		return
+	}
+	ce.Args = []string{sub.ID, ce.Args[0]}
+	p.cmdChangePlan(ce)
 }
 
 func (p *Processor) runSelfCancel(ce *Event, portal *database.Portal, api CustomerAPI, action *database.PendingAction) (string, string, string, error) {

@@ -207,8 +207,8 @@ func runCoupon(ce *Event, api CustomerAPI, params subscriptionParams, key string
 
 // shareName lets an agent write and a customer self-service command use one
 // name (`cancel`, `change-plan`): when the other is already registered, it
-// is replaced by one command that runs the agent form for agents who name
-// an object and the self-service form otherwise. Registering the two apart
+// is replaced by one command that runs the agent form for agents and the
+// self-service form for everyone else. Registering the two apart
 // would make mautrix panic on the duplicate name.
 func (p *Processor) shareName(mine *Command) *Command {
 	i := slices.IndexFunc(p.commands, func(c *Command) bool { return c.Name == mine.Name })
@@ -223,7 +223,7 @@ func (p *Processor) shareName(mine *Command) *Command {
 		Name: mine.Name, Aliases: theirs.Aliases, Role: theirs.Role, Scope: theirs.Scope, Write: true,
 		Args: "[" + mine.Args + "]", Help: theirs.Help + "; agents: " + mine.Args,
 		Func: func(ce *Event) {
-			if len(ce.Args) > 0 && p.deps.Role(ce.Ctx, ce.RoomID, ce.Sender).AtLeast(mine.Role) {
+			if p.deps.Role(ce.Ctx, ce.RoomID, ce.Sender).AtLeast(mine.Role) {
 				agentForm(ce)
 				return
 			}

@@ -253,7 +253,8 @@ func TestCustomerCannotRunAgentWrites(t *testing.T) {
 	for i, body := range cmds {
 		env.clock = env.clock.Add(time.Minute)
 		got := env.run(t, customer, id.EventID("$c"+string(rune('a'+i))), "!stripe "+body)
-		if got == nil || !strings.Contains(got.Body, "don't have permission") {
+		// change-plan is also a self-service command, refused by its policy.
+		if got == nil || !(strings.Contains(got.Body, "don't have permission") || strings.Contains(got.Body, "switched off")) {
 			t.Errorf("customer %q: %+v", body, got)
 		}
 	}
@@ -275,5 +276,30 @@ func TestCustomerCannotRunAgentWrites(t *testing.T) {
 	}
 	if env.sub(t, "sub_held").PauseCollection == nil || env.invoice(t, "in_open").Status != stripe.InvoiceStatusOpen || len(env.balanceTxns(t)) != 0 {
 		t.Error("a customer's refused write changed Stripe")
+	}
+}
+
+func TestCustomerChangePlanPolicy(t *testing.T) {
+	env := newAgentWriteEnv(t)
+	bridge := &env.proc.deps.Config.Bridge
+	try := func(evt, body string) string {
+		env.clock = env.clock.Add(time.Minute)
+		got := env.run(t, customer, id.EventID(evt), "!stripe "+body)
+		if got == nil {
+			t.Fatalf("no reply to %q", body)
+		}
+		return got.Body
+	}
+	bridge.SelfService.ChangePlan, bridge.Plans = false, []string{"price_pro"}
+	if got := try("$p1", "change-plan price_pro"); !strings.Contains(got, "switched off") {
+		t.Errorf("policy off: %q", got)
+	}
+	bridge.SelfService.ChangePlan = true
+	if got := try("$p2", "change-plan price_secret"); !strings.Contains(got, "Usage") || !strings.Contains(got, "price_pro") {
+		t.Errorf("unlisted price: %q", got)
+	}
+	// Several live subscriptions: the customer form cannot guess which.
+	if got := try("$p3", "change-plan price_pro"); !strings.Contains(got, "ask an agent") {
+		t.Errorf("several subscriptions: %q", got)
 	}
 }
