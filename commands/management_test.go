@@ -65,3 +65,33 @@ func TestManagementCommands(t *testing.T) {
 		t.Errorf("search outside the management room: %q", last.Body)
 	}
 }
+
+func TestAssistantSwitch(t *testing.T) {
+	env := newRefundEnv(t)
+	var states []bool
+	env.proc.deps.SetAssistant = func(_ context.Context, acct, cus string, on bool) error {
+		if acct != "main" || cus != "cus_alice" {
+			t.Errorf("switched %s/%s", acct, cus)
+		}
+		states = append(states, on)
+		return nil
+	}
+	for i, c := range []struct{ body, want string }{
+		{"!stripe assistant off", "is off"},
+		{"!stripe assistant on", "again"},
+		{"!stripe assistant maybe", "Usage"},
+	} {
+		env.clock = env.clock.Add(commandRefill)
+		got := env.run(t, agent, id.EventID("$as"+string(rune('a'+i))), c.body)
+		if got == nil || !strings.Contains(got.Body, c.want) {
+			t.Errorf("%q: %+v", c.body, got)
+		}
+	}
+	if len(states) != 2 || states[0] || !states[1] {
+		t.Errorf("switch calls %v", states)
+	}
+	env.clock = env.clock.Add(commandRefill)
+	if got := env.run(t, customer, "$as-cust", "!stripe assistant off"); got == nil || !strings.Contains(got.Body, "permission") {
+		t.Errorf("customer switched the assistant: %+v", got)
+	}
+}

@@ -65,6 +65,8 @@ type Deps struct {
 	Messages func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (*database.Message, error)
 	// OpenRoom creates or finds a customer's room and invites user to it.
 	OpenRoom func(ctx context.Context, accountAlias, customerID string, user id.UserID) (*database.Portal, error)
+	// SetAssistant switches the assistant for one customer room.
+	SetAssistant func(ctx context.Context, accountID, customerID string, on bool) error
 	// Audit records every write and every refused write.
 	Audit AuditLog
 	// Actions holds writes waiting for their requester's confirmation.
@@ -158,6 +160,7 @@ func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 	p.Register(p.refundCommands()...)
 	p.Register(p.selfServiceCommands()...)
 	p.Register(managementCommands()...)
+	p.Register(p.assistantCommands()...)
 	p.Register(p.agentWriteCommands()...)
 	return p
 }

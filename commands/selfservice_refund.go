@@ -58,28 +58,11 @@ func (p *Processor) cmdRequestRefund(ce *Event) {
 	if !ok {
 		return
 	}
-	args := ce.Args
-	target := ""
-	if len(args) > 0 && hasAnyPrefix(args[0], "ch_", "in_") {
-		target, args = args[0], args[1:]
-	} else if t := ResolveTarget(ce, ""); hasAnyPrefix(t, "ch_", "in_") {
-		target = t
-	}
-	if target == "" {
-		ce.Reply("%s", requestRefundUsage)
+	ch, args, ok := chargeToRefund(ce, api, portal.CustomerID, requestRefundUsage, "ch_", "in_")
+	if !ok {
 		return
 	}
-	ref, err := resolveRefundable(ce, api, portal.CustomerID, target)
-	if err != nil {
-		ce.Reply("%s", errorSentence(err))
-		return
-	}
-	ch := ref.charge
 	left := ch.Amount - ch.AmountRefunded
-	if ch.Refunded || left <= 0 {
-		ce.Reply("That payment has already been fully refunded.")
-		return
-	}
 	reason := strings.Join(args, " ")
 	if len([]rune(reason)) > maxRequestReason {
 		reason = string([]rune(reason)[:maxRequestReason]) + "…"
@@ -92,7 +75,7 @@ func (p *Processor) cmdRequestRefund(ce *Event) {
 	} else if existing != nil {
 		return // the homeserver redelivered the command
 	}
-	params := refundRequestParams{Target: target, ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency), Reason: reason, Customer: ce.Sender}
+	params := refundRequestParams{Target: ch.ID, ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency), Reason: reason, Customer: ce.Sender}
 	raw, _ := json.Marshal(params)
 	now := p.deps.now()
 	summary := fmt.Sprintf("Refund request for %s of payment %s", money(left, params.Currency), ch.ID)
@@ -100,7 +83,7 @@ func (p *Processor) cmdRequestRefund(ce *Event) {
 		ID: actionID, RoomID: ce.RoomID, Requester: refundRequestQueue, Command: refundRequestCommand, Parameters: raw,
 		Summary: summary, IdempotencyKey: key, CreatedAt: now, ExpiresAt: now.Add(refundRequestWindow),
 	}
-	if err = p.deps.Actions.Insert(ce.Ctx, action); err != nil {
+	if err := p.deps.Actions.Insert(ce.Ctx, action); err != nil {
 		ce.Log.Err(err).Msg("Failed to store refund request")
 		ce.Reply("Could not record your request; please try again.")
 		return

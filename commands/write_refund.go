@@ -84,33 +84,39 @@ func resolveRefundable(ce *Event, api CustomerAPI, customerID, target string) (*
 	}
 }
 
+// chargeToRefund finds the charge a refund (or refund request) is about:
+// the id typed first, else the billing message the command replies to. It
+// answers the user itself when there is nothing refundable, and returns the
+// remaining arguments.
+func chargeToRefund(ce *Event, api CustomerAPI, customerID, usage string, prefixes ...string) (*stripe.Charge, []string, bool) {
+	target, args := targetArg(ce, prefixes...)
+	if target == "" {
+		ce.Reply("%s", usage)
+		return nil, nil, false
+	}
+	ref, err := resolveRefundable(ce, api, customerID, target)
+	if err != nil {
+		ce.Reply("%s", errorSentence(err))
+		return nil, nil, false
+	}
+	ch := ref.charge
+	if ch.Refunded || ch.Amount-ch.AmountRefunded <= 0 {
+		ce.Reply("That payment has already been fully refunded.")
+		return nil, nil, false
+	}
+	return ch, args, true
+}
+
 func (p *Processor) cmdRefund(ce *Event) {
 	portal, api, ok := roomCustomer(ce)
 	if !ok {
 		return
 	}
-	args := ce.Args
-	target := ""
-	if len(args) > 0 && hasAnyPrefix(args[0], "ch_", "pi_", "in_") {
-		target, args = args[0], args[1:]
-	} else {
-		target = ResolveTarget(ce, "")
-	}
-	if target == "" {
-		ce.Reply("%s", refundUsage)
+	ch, args, ok := chargeToRefund(ce, api, portal.CustomerID, refundUsage, "ch_", "pi_", "in_")
+	if !ok {
 		return
 	}
-	ref, err := resolveRefundable(ce, api, portal.CustomerID, target)
-	if err != nil {
-		ce.Reply("%s", errorSentence(err))
-		return
-	}
-	ch := ref.charge
 	left := ch.Amount - ch.AmountRefunded
-	if ch.Refunded || left <= 0 {
-		ce.Reply("That payment has already been fully refunded.")
-		return
-	}
 	if !ch.Paid || ch.Status != stripe.ChargeStatusSucceeded {
 		ce.Reply("Only successful payments can be refunded; %s is %s.", format.SafeMarkdownCode(ch.ID), ch.Status)
 		return

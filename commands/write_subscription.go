@@ -93,15 +93,34 @@ func lastRequestID(resp *stripe.APIResponse) string {
 
 // targetArg takes the object id from the first argument when it has the
 // prefix, otherwise from the billing message the command replies to.
-func targetArg(ce *Event, prefix string) (string, []string) {
-	if len(ce.Args) > 0 && strings.HasPrefix(ce.Args[0], prefix) {
+func targetArg(ce *Event, prefixes ...string) (string, []string) {
+	if len(ce.Args) > 0 && hasAnyPrefix(ce.Args[0], prefixes...) {
 		return ce.Args[0], ce.Args[1:]
 	}
-	if t := ResolveTarget(ce, ""); strings.HasPrefix(t, prefix) {
+	if t := ResolveTarget(ce, ""); hasAnyPrefix(t, prefixes...) {
 		return t, ce.Args
 	}
 	return "", ce.Args
 }
+
+// subscriptionTarget resolves the room's customer and the subscription the
+// command names (or replies to), once argsOK has accepted the remaining
+// arguments; on failure it has told the user why.
+func subscriptionTarget(ce *Event, usage string, argsOK func(args []string) bool) (*database.Portal, CustomerAPI, *stripe.Subscription, []string, bool) {
+	portal, api, ok := roomCustomer(ce)
+	if !ok {
+		return nil, nil, nil, nil, false
+	}
+	target, args := targetArg(ce, "sub_")
+	if target == "" || !argsOK(args) {
+		ce.Reply("%s", usage)
+		return nil, nil, nil, nil, false
+	}
+	sub, ok := ownedSubscription(ce, api, portal.CustomerID, target)
+	return portal, api, sub, args, ok
+}
+
+func noArgs(args []string) bool { return len(args) == 0 }
 
 // ownedSubscription fetches a subscription of the room's customer; on
 // failure it has told the user why.
@@ -213,16 +232,7 @@ func runCancel(ce *Event, api CustomerAPI, params subscriptionParams, key string
 }
 
 func (p *Processor) cmdResume(ce *Event) {
-	portal, api, ok := roomCustomer(ce)
-	if !ok {
-		return
-	}
-	target, args := targetArg(ce, "sub_")
-	if target == "" || len(args) > 0 {
-		ce.Reply("%s", resumeUsage)
-		return
-	}
-	sub, ok := ownedSubscription(ce, api, portal.CustomerID, target)
+	portal, _, sub, _, ok := subscriptionTarget(ce, resumeUsage, noArgs)
 	if !ok {
 		return
 	}
@@ -346,16 +356,7 @@ func unpauseSummary(sub *stripe.Subscription, portal *database.Portal) string {
 }
 
 func (p *Processor) cmdUnpause(ce *Event) {
-	portal, api, ok := roomCustomer(ce)
-	if !ok {
-		return
-	}
-	target, args := targetArg(ce, "sub_")
-	if target == "" || len(args) > 0 {
-		ce.Reply("%s", unpauseUsage)
-		return
-	}
-	sub, ok := ownedSubscription(ce, api, portal.CustomerID, target)
+	portal, _, sub, _, ok := subscriptionTarget(ce, unpauseUsage, noArgs)
 	if !ok {
 		return
 	}

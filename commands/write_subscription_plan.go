@@ -155,16 +155,9 @@ func couponTerms(cp *stripe.Coupon) string {
 }
 
 func (p *Processor) cmdCoupon(ce *Event) {
-	portal, api, ok := roomCustomer(ce)
-	if !ok {
-		return
-	}
-	target, args := targetArg(ce, "sub_")
-	if target == "" || len(args) != 1 || !validCouponID(args[0]) {
-		ce.Reply("%s", couponUsage)
-		return
-	}
-	sub, ok := ownedSubscription(ce, api, portal.CustomerID, target)
+	portal, api, sub, args, ok := subscriptionTarget(ce, couponUsage, func(args []string) bool {
+		return len(args) == 1 && validCouponID(args[0])
+	})
 	if !ok {
 		return
 	}

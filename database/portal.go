@@ -76,6 +76,10 @@ const (
 	`
 	setPortalRoomQuery  = `UPDATE portal SET room_id=$3, updated_at=$4 WHERE account_id=$1 AND customer_id=$2`
 	setPortalStateQuery = `UPDATE portal SET conversation_state=$3, updated_at=$4 WHERE account_id=$1 AND customer_id=$2`
+	// Single-column updates: these race with webhook-driven Upserts of the
+	// name and email, so they must not rewrite the whole row.
+	setPortalAgentActivityQuery = `UPDATE portal SET last_agent_activity_at=$3 WHERE account_id=$1 AND customer_id=$2`
+	setPortalAssistantQuery     = `UPDATE portal SET assistant_enabled=$3, updated_at=$4 WHERE account_id=$1 AND customer_id=$2`
 )
 
 // Get returns the customer's portal, or nil.
@@ -112,6 +116,17 @@ func (pq *PortalQuery) SetRoomID(ctx context.Context, accountID, customerID stri
 // SetConversationState moves the conversation to open, waiting or resolved.
 func (pq *PortalQuery) SetConversationState(ctx context.Context, accountID, customerID string, state ConversationState) error {
 	return pq.Exec(ctx, setPortalStateQuery, accountID, customerID, state, time.Now().UnixMilli())
+}
+
+// SetAgentActivity records that an agent spoke in the room, so the
+// assistant stays quiet while a human is handling the conversation.
+func (pq *PortalQuery) SetAgentActivity(ctx context.Context, accountID, customerID string, at time.Time) error {
+	return pq.Exec(ctx, setPortalAgentActivityQuery, accountID, customerID, at.UnixMilli())
+}
+
+// SetAssistantEnabled switches the assistant on or off for one room.
+func (pq *PortalQuery) SetAssistantEnabled(ctx context.Context, accountID, customerID string, enabled bool) error {
+	return pq.Exec(ctx, setPortalAssistantQuery, accountID, customerID, enabled, time.Now().UnixMilli())
 }
 
 func (p *Portal) Scan(row dbutil.Scannable) (*Portal, error) {

@@ -124,3 +124,21 @@ func TestPortal(t *testing.T) {
 		})
 	})
 }
+
+func TestPortalAgentActivityAndAssistant(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *database.Database) {
+		ctx := context.Background()
+		must(t, db.Account.Upsert(ctx, &database.Account{ID: "main", DisplayName: "Main"}))
+		p := database.NewPortal("main", "cus_1")
+		p.Name = "Before"
+		must(t, db.Portal.Upsert(ctx, p))
+		at := time.UnixMilli(1_800_000_000_000)
+		must(t, db.Portal.SetAgentActivity(ctx, "main", "cus_1", at))
+		must(t, db.Portal.SetAssistantEnabled(ctx, "main", "cus_1", false))
+		got, err := db.Portal.Get(ctx, "main", "cus_1")
+		must(t, err)
+		if !got.LastAgentActivityAt.Equal(at) || got.AssistantEnabled || got.Name != "Before" {
+			t.Fatalf("portal %+v", got)
+		}
+	})
+}
