@@ -26,6 +26,7 @@ type Config struct {
 	Database   DatabaseConfig   `yaml:"database"`
 	Stripe     StripeConfig     `yaml:"stripe"`
 	Bridge     BridgeConfig     `yaml:"bridge"`
+	Assistant  AssistantConfig  `yaml:"assistant"`
 	Logging    LoggingConfig    `yaml:"logging"`
 }
 
@@ -114,6 +115,20 @@ func (b *BridgeConfig) PortalLinkLifetime() time.Duration {
 // CatchupEvery is how often to list missed events; zero means only at start.
 func (b *BridgeConfig) CatchupEvery() time.Duration {
 	d, _ := time.ParseDuration(b.CatchupInterval)
+	return d
+}
+
+// AssistantConfig controls the plain-language assistant in customer rooms.
+type AssistantConfig struct {
+	Enabled             bool                   `yaml:"enabled"`
+	ConfidenceThreshold float64                `yaml:"confidence_threshold"`
+	AgentQuietWindow    string                 `yaml:"agent_quiet_window"`
+	AgentsOnDuty        map[string][]id.UserID `yaml:"agents_on_duty"`
+}
+
+// QuietWindow is how long the assistant stays quiet after an agent spoke.
+func (a *AssistantConfig) QuietWindow() time.Duration {
+	d, _ := time.ParseDuration(a.AgentQuietWindow)
 	return d
 }
 

@@ -36,6 +36,12 @@ func mutateLeaves(t *testing.T, node *yaml.Node, path string) {
 				t.Fatalf("%s: %v", path, err)
 			}
 			node.Value = strconv.Itoa(n + 7)
+		case "!!float":
+			f, err := strconv.ParseFloat(node.Value, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			node.Value = strconv.FormatFloat(f/2, 'f', -1, 64)
 		case "!!bool":
 			node.Value = strconv.FormatBool(node.Value != "true")
 		case "!!null":

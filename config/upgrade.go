@@ -47,6 +47,11 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Str, "bridge", "portal_link_ttl")
 	helper.Copy(up.Str, "bridge", "portal_return_url")
 
+	helper.Copy(up.Bool, "assistant", "enabled")
+	helper.Copy(up.Float|up.Int, "assistant", "confidence_threshold")
+	helper.Copy(up.Str, "assistant", "agent_quiet_window")
+	helper.Copy(up.Map, "assistant", "agents_on_duty")
+
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")
 }
@@ -60,6 +65,7 @@ var Upgrader = &up.StructUpgrader{
 		{"database"},
 		{"stripe"},
 		{"bridge"},
+		{"assistant"},
 		{"logging"},
 	},
 	Base: matrixstripe.ExampleConfig,

@@ -100,6 +100,22 @@ func (c *Config) Validate() error {
 	if err := c.Bridge.validateSelfService(); err != nil {
 		return err
 	}
+	if t := c.Assistant.ConfidenceThreshold; t <= 0 || t >= 1 {
+		return invalid("assistant.confidence_threshold", "must be between 0 and 1 (exclusive)")
+	}
+	if d, err := time.ParseDuration(c.Assistant.AgentQuietWindow); err != nil || d < 0 {
+		return invalid("assistant.agent_quiet_window", "%q is not a duration like 30m", c.Assistant.AgentQuietWindow)
+	}
+	for alias, users := range c.Assistant.AgentsOnDuty {
+		if c.Account(alias) == nil {
+			return invalid("assistant.agents_on_duty", "%q is not a configured account alias", alias)
+		}
+		for _, user := range users {
+			if _, _, err := user.ParseAndValidateRelaxed(); err != nil {
+				return invalid("assistant.agents_on_duty."+alias, "%q is not a valid user ID", user)
+			}
+		}
+	}
 	switch c.Logging.Format {
 	case "auto", "pretty", "json":
 	default:

@@ -60,6 +60,9 @@ func TestValidate(t *testing.T) {
 		{"plan is not a price", func(c *Config) { c.Bridge.Plans = []string{"prod_abc"} }, "bridge.plans"},
 		{"duplicate plan", func(c *Config) { c.Bridge.Plans = []string{"price_a", "price_a"} }, "bridge.plans"},
 		{"change plan without plans", func(c *Config) { c.Bridge.SelfService.ChangePlan = true }, "bridge.self_service.change_plan"},
+		{"threshold out of range", func(c *Config) { c.Assistant.ConfidenceThreshold = 1.5 }, "assistant.confidence_threshold"},
+		{"bad quiet window", func(c *Config) { c.Assistant.AgentQuietWindow = "soon" }, "assistant.agent_quiet_window"},
+		{"on-duty agents of unknown account", func(c *Config) { c.Assistant.AgentsOnDuty = map[string][]id.UserID{"x": nil} }, "assistant.agents_on_duty"},
 		{"bad log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
 		{"bad log level", func(c *Config) { c.Logging.MinLevel = "loud" }, "logging.min_level"},
 	}
