@@ -20,6 +20,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-stripe/matrix-stripe/assistant"
 	"github.com/matrix-stripe/matrix-stripe/commands"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -48,7 +49,9 @@ type Bridge struct {
 	Commands *commands.Processor
 	Stripe   []*stripeapi.Client
 	Portal   *portal.Manager
-	Webhook  *webhook.Handler
+	// Assistant answers customers' plain-language questions.
+	Assistant *assistant.Engine
+	Webhook   *webhook.Handler
 
 	// HomeserverWait bounds how long Start waits for the homeserver to come up.
 	HomeserverWait time.Duration
@@ -86,6 +89,10 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.initCommands()
 	br.initPortal()
 	br.initWebhook()
+	br.Assistant = assistant.New(assistant.Options{
+		Threshold:     br.Config.Assistant.ConfidenceThreshold,
+		CommandPrefix: br.Config.Bridge.CommandPrefix,
+	})
 
 	// Listen before talking to the homeserver: it may send a transaction as
 	// soon as the bot registers.
@@ -171,6 +178,7 @@ func (br *Bridge) initCommands() {
 		Audit:            br.DB.Audit,
 		OpenRoom:         br.openRoom,
 		Conversations:    br.DB.Portal,
+		SetAssistant:     br.DB.Portal.SetAssistantEnabled,
 		Actions:          br.DB.PendingAction,
 	})
 }

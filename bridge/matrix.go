@@ -118,12 +118,25 @@ func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
 		return
 	}
 	ctx, log := br.eventLog(ctx, evt)
-	if !br.roleIn(ctx, evt.RoomID, evt.Sender).AtLeast(config.RoleCustomer) {
+	role := br.roleIn(ctx, evt.RoomID, evt.Sender)
+	if !role.AtLeast(config.RoleCustomer) {
 		// The bot never acts for users outside the permission map.
 		log.Debug().Msg("Ignoring message from user without a role")
 		return
 	}
-	br.Commands.Handle(ctx, evt)
+	if evt.Type != event.EventMessage || br.isCommand(ctx, evt) {
+		br.Commands.Handle(ctx, evt)
+		return
+	}
+	portal, err := br.DB.Portal.GetByRoom(ctx, evt.RoomID)
+	if err != nil || portal == nil {
+		return
+	}
+	if role.AtLeast(config.RoleAgent) {
+		br.noteAgentActivity(ctx, portal)
+		return
+	}
+	br.assist(ctx, evt, portal)
 }
 
 // handleReaction lets a ✅ on a confirmation prompt run its command; the

@@ -38,6 +38,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ask" {
+		return runAsk(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("matrix-stripe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("c", "config.yaml", "path to the config file")

@@ -86,3 +86,16 @@ func TestMissingConfig(t *testing.T) {
 		t.Fatalf("code %d, %s", code, errOut)
 	}
 }
+
+func TestAsk(t *testing.T) {
+	code, out, errOut := runCLI(t, "ask", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_failed", "why did my payment fail?")
+	if code != exitOK {
+		t.Fatalf("ask failed: %d %s", code, errOut)
+	}
+	if !strings.Contains(out, "intent:     failed_payment") || !strings.Contains(out, "reply:") {
+		t.Errorf("ask output:\n%s", out)
+	}
+	if code, _, _ := runCLI(t, "ask", "-customer", "nope", "hi"); code != exitUsage {
+		t.Errorf("bad customer id: code %d", code)
+	}
+}

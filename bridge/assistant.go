@@ -1,0 +1,99 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/assistant"
+	"github.com/matrix-stripe/matrix-stripe/database"
+)
+
+// assistantTimeout bounds one answer; the customer would rather hear that an
+// agent will reply than wait.
+const assistantTimeout = 30 * time.Second
+
+// isCommand reports whether a message is meant for the command processor:
+// it starts with the prefix, or it is in the sender's management room.
+func (br *Bridge) isCommand(ctx context.Context, evt *event.Event) bool {
+	content := evt.Content.AsMessage()
+	fields := strings.Fields(content.Body)
+	if len(fields) > 0 && strings.EqualFold(fields[0], br.Config.Bridge.CommandPrefix) {
+		return true
+	}
+	return br.isManagementRoom(ctx, evt.Sender, evt.RoomID)
+}
+
+// noteAgentActivity remembers that an agent spoke in a customer room, so the
+// assistant leaves the conversation to them for a while.
+func (br *Bridge) noteAgentActivity(ctx context.Context, portal *database.Portal) {
+	if err := br.DB.Portal.SetAgentActivity(ctx, portal.AccountID, portal.CustomerID, time.Now()); err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to record agent activity")
+	}
+}
+
+// assist answers a customer's plain-language message, or hands it to the
+// agents. It never writes to Stripe.
+func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database.Portal) {
+	log := zerolog.Ctx(ctx)
+	content := evt.Content.AsMessage()
+	if !br.Config.Assistant.Enabled || !portal.AssistantEnabled || content.MsgType != event.MsgText {
+		return
+	}
+	if time.Since(portal.LastAgentActivityAt) < br.Config.Assistant.QuietWindow() {
+		log.Debug().Msg("Agent active in the room; assistant stays quiet")
+		return
+	}
+	client := br.customerAPI(portal.AccountID)
+	if client == nil {
+		return
+	}
+	answerCtx, cancel := context.WithTimeout(ctx, assistantTimeout)
+	defer cancel()
+	res, err := br.Assistant.Answer(answerCtx, client, portal.CustomerID, content.Body)
+	if err != nil || res == nil {
+		log.Warn().Err(err).Msg("Assistant failed; handing off")
+		res = &assistant.Result{Intent: assistant.IntentUnknown, Reply: "I couldn't look that up right now.", Handoff: true}
+	}
+	log.Info().Str("intent", string(res.Intent)).Float64("confidence", res.Confidence).Bool("handoff", res.Handoff).Msg("Assistant answered")
+	reply := res.Reply
+	var mentions []id.UserID
+	if res.Handoff {
+		mentions = br.agentsOnDuty(portal.AccountID)
+		reply = strings.TrimSpace(reply + "\n\n" + handoffLine(mentions))
+		if err = br.DB.Portal.SetConversationState(ctx, portal.AccountID, portal.CustomerID, database.ConversationWaiting); err != nil {
+			log.Err(err).Msg("Failed to mark conversation as waiting")
+		}
+	}
+	msg := format.RenderMarkdown(reply, true, false)
+	msg.MsgType = event.MsgNotice
+	msg.SetReply(evt)
+	msg.Mentions = &event.Mentions{UserIDs: mentions}
+	if _, err = br.Bot.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &msg); err != nil {
+		log.Err(err).Msg("Failed to send assistant reply")
+	}
+}
+
+func (br *Bridge) agentsOnDuty(alias string) []id.UserID {
+	if agents := br.Config.Assistant.AgentsOnDuty[alias]; len(agents) > 0 {
+		return agents
+	}
+	return br.Config.Bridge.InviteAgents[alias]
+}
+
+func handoffLine(agents []id.UserID) string {
+	if len(agents) == 0 {
+		return "I've asked an agent to answer you here."
+	}
+	names := make([]string, len(agents))
+	for i, agent := range agents {
+		names[i] = fmt.Sprintf("[%s](%s)", agent, agent.URI().MatrixToURL())
+	}
+	return "I've asked an agent to answer you here: " + strings.Join(names, ", ") + "."
+}
