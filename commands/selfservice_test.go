@@ -10,15 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
-	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/stripeapi"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
 const selfServiceScenario = `
@@ -82,21 +78,8 @@ func newSelfEnv(t *testing.T) *selfEnv {
 	t.Cleanup(srv.Close)
 	hs, _ := url.Parse(srv.URL)
 	proc.proc.Client.HomeserverURL = hs
-	fake := stripefake.New(stripefake.Options{})
-	if err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fake.Close() })
-	if err := fake.LoadScenario(strings.NewReader(selfServiceScenario)); err != nil {
-		t.Fatal(err)
-	}
-	db := database.New(dbtest.SQLite(t))
-	if err := db.Upgrade(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	zero := int64(0)
-	api := stripeapi.New(stripeapi.Options{Alias: "main", Key: fake.APIKey(), URL: fake.URL(), MaxNetworkRetries: &zero, Log: zerolog.Nop()})
-	env := &selfEnv{refundEnv: &refundEnv{proc: proc, rec: rec, fake: fake, db: db, clock: time.Now()}, redacted: red}
+	env := &selfEnv{refundEnv: newStripeEnv(t, proc, rec, selfServiceScenario), redacted: red}
+	db := env.db
 	if err := db.Account.Upsert(context.Background(), &database.Account{ID: "main", DisplayName: "Main"}); err != nil {
 		t.Fatal(err)
 	}
@@ -108,18 +91,8 @@ func newSelfEnv(t *testing.T) *selfEnv {
 	proc.deps.Portal = func(ctx context.Context, room id.RoomID) (*database.Portal, error) {
 		return db.Portal.GetByRoom(ctx, room)
 	}
-	proc.deps.API = func(string) CustomerAPI { return api }
-	proc.deps.Audit = db.Audit
-	proc.deps.Actions = db.PendingAction
 	proc.deps.Conversations = db.Portal
-	proc.deps.Now = func() time.Time { return env.clock }
-	for invoice, into := range map[string]*string{"in_alice": &env.charge, "in_other": &env.other} {
-		inv, err := fake.Client().Invoices.Get(invoice, nil)
-		if err != nil || inv.Charge == nil {
-			t.Fatalf("%s: %v", invoice, err)
-		}
-		*into = inv.Charge.ID
-	}
+	env.chargeIDs(t)
 	return env
 }
 

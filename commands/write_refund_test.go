@@ -44,12 +44,21 @@ type refundEnv struct {
 func newRefundEnv(t *testing.T) *refundEnv {
 	t.Helper()
 	proc, rec := newTestProcessor(t)
+	env := newStripeEnv(t, proc, rec, refundScenario)
+	env.chargeIDs(t)
+	return env
+}
+
+// newStripeEnv wires proc to a fresh stripefake seeded with scenario and a
+// SQLite database, in a room that belongs to cus_alice.
+func newStripeEnv(t *testing.T, proc *Processor, rec *recorder, scenario string) *refundEnv {
+	t.Helper()
 	fake := stripefake.New(stripefake.Options{})
 	if err := fake.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fake.Close() })
-	if err := fake.LoadScenario(strings.NewReader(refundScenario)); err != nil {
+	if err := fake.LoadScenario(strings.NewReader(scenario)); err != nil {
 		t.Fatal(err)
 	}
 	db := database.New(dbtest.SQLite(t))
@@ -66,14 +75,19 @@ func newRefundEnv(t *testing.T) *refundEnv {
 	proc.deps.Audit = db.Audit
 	proc.deps.Actions = db.PendingAction
 	proc.deps.Now = func() time.Time { return env.clock }
+	return env
+}
+
+// chargeIDs records the charges paying in_alice and in_other.
+func (env *refundEnv) chargeIDs(t *testing.T) {
+	t.Helper()
 	for invoice, into := range map[string]*string{"in_alice": &env.charge, "in_other": &env.other} {
-		inv, err := fake.Client().Invoices.Get(invoice, nil)
+		inv, err := env.fake.Client().Invoices.Get(invoice, nil)
 		if err != nil || inv.Charge == nil {
 			t.Fatalf("%s: %v", invoice, err)
 		}
 		*into = inv.Charge.ID
 	}
-	return env
 }
 
 // run handles one command event and returns the bot's reply to it.

@@ -1,19 +1,14 @@
 package commands
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
-	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/stripeapi"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
 const agentWriteScenario = `
@@ -47,29 +42,7 @@ customers:
 func newAgentWriteEnv(t *testing.T) *refundEnv {
 	t.Helper()
 	proc, rec := newTestProcessor(t)
-	fake := stripefake.New(stripefake.Options{})
-	if err := fake.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = fake.Close() })
-	if err := fake.LoadScenario(strings.NewReader(agentWriteScenario)); err != nil {
-		t.Fatal(err)
-	}
-	db := database.New(dbtest.SQLite(t))
-	if err := db.Upgrade(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	zero := int64(0)
-	api := stripeapi.New(stripeapi.Options{Alias: "main", Key: fake.APIKey(), URL: fake.URL(), MaxNetworkRetries: &zero, Log: zerolog.Nop()})
-	env := &refundEnv{proc: proc, rec: rec, fake: fake, db: db, clock: time.Now()}
-	proc.deps.Portal = func(context.Context, id.RoomID) (*database.Portal, error) {
-		return &database.Portal{AccountID: "main", CustomerID: "cus_alice", Name: "Alice Example", RoomID: otherRoom}, nil
-	}
-	proc.deps.API = func(string) CustomerAPI { return api }
-	proc.deps.Audit = db.Audit
-	proc.deps.Actions = db.PendingAction
-	proc.deps.Now = func() time.Time { return env.clock }
-	return env
+	return newStripeEnv(t, proc, rec, agentWriteScenario)
 }
 
 func (env *refundEnv) sub(t *testing.T, id string) *stripe.Subscription {

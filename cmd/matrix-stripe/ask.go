@@ -79,4 +79,3 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "intent:     %s\nconfidence: %.2f\nhandoff:    %t\nreply:\n%s\n", res.Intent, res.Confidence, res.Handoff, res.Reply)
 	return exitOK
 }
-
