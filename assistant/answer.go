@@ -45,6 +45,16 @@ const (
 // customer still deserves an answer; the returned error is only ctx's, when
 // the caller has gone away and there is nobody to reply to.
 func (e *Engine) Answer(ctx context.Context, data Data, customerID, text string) (*Result, error) {
+	res, err := e.ruleAnswer(ctx, data, customerID, text)
+	if err != nil || e.opts.LLM == nil {
+		return res, err
+	}
+	return e.llmAnswer(ctx, data, customerID, text, res), nil
+}
+
+// ruleAnswer is the rule engine's answer: the default, and the LLM mode's
+// fallback.
+func (e *Engine) ruleAnswer(ctx context.Context, data Data, customerID, text string) (*Result, error) {
 	intent, conf := e.Classify(text)
 	res := &Result{Intent: intent, Confidence: conf}
 	switch {

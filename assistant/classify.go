@@ -39,8 +39,9 @@ const DefaultThreshold = 0.55
 
 // Options configure an Engine.
 type Options struct {
-	Threshold     float64 // below it: hand off (default 0.55)
-	CommandPrefix string  // e.g. "!stripe", to offer self-service commands in replies
+	Threshold     float64     // below it: hand off (default 0.55)
+	CommandPrefix string      // e.g. "!stripe", to offer self-service commands in replies
+	LLM           *LLMOptions // optional LLM mode; nil keeps the rule engine only
 }
 
 // Engine classifies and answers questions. It holds only compiled,
