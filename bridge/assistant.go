@@ -12,12 +12,26 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/assistant"
+	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
 )
 
 // assistantTimeout bounds one answer; the customer would rather hear that an
 // agent will reply than wait.
 const assistantTimeout = 30 * time.Second
+
+// AssistantOptions turns the config into the assistant's options; `ask`
+// uses it too, so it answers exactly as the rooms would.
+func AssistantOptions(cfg *config.Config) assistant.Options {
+	opts := assistant.Options{
+		Threshold:     cfg.Assistant.ConfidenceThreshold,
+		CommandPrefix: cfg.Bridge.CommandPrefix,
+	}
+	if llm := &cfg.Assistant.LLM; llm.Enabled() {
+		opts.LLM = &assistant.LLMOptions{BaseURL: llm.BaseURL, Model: llm.Model, APIKey: llm.APIKey, Timeout: llm.TimeoutDuration()}
+	}
+	return opts
+}
 
 // isCommand reports whether a message is meant for the command processor:
 // it starts with the prefix, or it is in the sender's management room.

@@ -89,10 +89,7 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.initCommands()
 	br.initPortal()
 	br.initWebhook()
-	br.Assistant = assistant.New(assistant.Options{
-		Threshold:     br.Config.Assistant.ConfidenceThreshold,
-		CommandPrefix: br.Config.Bridge.CommandPrefix,
-	})
+	br.Assistant = assistant.New(AssistantOptions(br.Config))
 
 	// Listen before talking to the homeserver: it may send a transaction as
 	// soon as the bot registers.

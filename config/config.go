@@ -124,6 +124,24 @@ type AssistantConfig struct {
 	ConfidenceThreshold float64                `yaml:"confidence_threshold"`
 	AgentQuietWindow    string                 `yaml:"agent_quiet_window"`
 	AgentsOnDuty        map[string][]id.UserID `yaml:"agents_on_duty"`
+	LLM                 LLMConfig              `yaml:"llm"`
+}
+
+// LLMConfig points the optional LLM mode at an OpenAI-compatible API.
+type LLMConfig struct {
+	BaseURL string `yaml:"base_url"`
+	Model   string `yaml:"model"`
+	APIKey  string `yaml:"api_key"`
+	Timeout string `yaml:"timeout"`
+}
+
+// Enabled reports whether LLM mode is configured.
+func (l *LLMConfig) Enabled() bool { return l.BaseURL != "" }
+
+// TimeoutDuration bounds one whole answer.
+func (l *LLMConfig) TimeoutDuration() time.Duration {
+	d, _ := time.ParseDuration(l.Timeout)
+	return d
 }
 
 // QuietWindow is how long the assistant stays quiet after an agent spoke.

@@ -106,6 +106,17 @@ func (c *Config) Validate() error {
 	if d, err := time.ParseDuration(c.Assistant.AgentQuietWindow); err != nil || d < 0 {
 		return invalid("assistant.agent_quiet_window", "%q is not a duration like 30m", c.Assistant.AgentQuietWindow)
 	}
+	if llm := &c.Assistant.LLM; llm.Enabled() {
+		if err := checkURL("assistant.llm.base_url", llm.BaseURL); err != nil {
+			return err
+		}
+		if llm.Model == "" {
+			return invalid("assistant.llm.model", "must be set when base_url is")
+		}
+		if d, err := time.ParseDuration(llm.Timeout); err != nil || d <= 0 {
+			return invalid("assistant.llm.timeout", "%q is not a positive duration like 20s", llm.Timeout)
+		}
+	}
 	for alias, users := range c.Assistant.AgentsOnDuty {
 		if c.Account(alias) == nil {
 			return invalid("assistant.agents_on_duty", "%q is not a configured account alias", alias)

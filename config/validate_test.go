@@ -63,6 +63,7 @@ func TestValidate(t *testing.T) {
 		{"threshold out of range", func(c *Config) { c.Assistant.ConfidenceThreshold = 1.5 }, "assistant.confidence_threshold"},
 		{"bad quiet window", func(c *Config) { c.Assistant.AgentQuietWindow = "soon" }, "assistant.agent_quiet_window"},
 		{"on-duty agents of unknown account", func(c *Config) { c.Assistant.AgentsOnDuty = map[string][]id.UserID{"x": nil} }, "assistant.agents_on_duty"},
+		{"llm without model", func(c *Config) { c.Assistant.LLM.BaseURL = "http://127.0.0.1:1/v1" }, "assistant.llm.model"},
 		{"bad log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
 		{"bad log level", func(c *Config) { c.Logging.MinLevel = "loud" }, "logging.min_level"},
 	}

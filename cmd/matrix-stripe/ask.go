@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/matrix-stripe/matrix-stripe/assistant"
+	"github.com/matrix-stripe/matrix-stripe/bridge"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
@@ -38,7 +39,7 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return exitUsage
 	}
-	threshold, prefix := 0.55, "!stripe"
+	opts := assistant.Options{Threshold: assistant.DefaultThreshold, CommandPrefix: "!stripe"}
 	var data assistant.Data
 	if *scenario != "" {
 		fake := stripefake.New(stripefake.Options{})
@@ -65,10 +66,10 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 				return exitConfig
 			}
 		}
-		threshold, prefix = cfg.Assistant.ConfidenceThreshold, cfg.Bridge.CommandPrefix
+		opts = bridge.AssistantOptions(cfg)
 		data = stripeapi.New(stripeapi.Options{Alias: acct.Alias, Key: acct.APIKey, URL: acct.APIURL, Log: zerolog.Nop()})
 	}
-	engine := assistant.New(assistant.Options{Threshold: threshold, CommandPrefix: prefix})
+	engine := assistant.New(opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	res, err := engine.Answer(ctx, data, *customer, question)
