@@ -31,36 +31,48 @@ func actionKeys(commandEvent id.EventID) (actionID, idempotencyKey string) {
 	return "act_" + digest[:12], "mxstripe_" + digest[:40]
 }
 
-// askConfirmation stores the write and shows exactly what will happen. The
-// requester confirms with ✅ on the prompt or with `confirm`.
-func (p *Processor) askConfirmation(ce *Event, portal *database.Portal, command, target string, params any, summary string) {
+// storeAction records a command waiting for someone's decision, once per
+// command event: a redelivered event finds its action and stores nothing.
+// It returns nil when there is nothing more to do (redelivery, or a failure
+// it has already told the user about).
+func (p *Processor) storeAction(ce *Event, command string, requester id.UserID, params any, summary string, window time.Duration) *database.PendingAction {
 	actionID, key := actionKeys(ce.ID)
 	existing, err := p.deps.Actions.Get(ce.Ctx, actionID)
 	if err != nil {
 		ce.Log.Err(err).Msg("Failed to look up pending action")
 		ce.Reply("Could not prepare that; please try again.")
-		return
+		return nil
 	} else if existing != nil {
-		// The homeserver redelivered the command event.
-		ce.Log.Debug().Str("action_id", actionID).Msg("Command already awaiting confirmation")
-		return
+		ce.Log.Debug().Str("action_id", actionID).Msg("Command event redelivered; action already stored")
+		return nil
 	}
 	raw, err := json.Marshal(params)
 	if err != nil {
 		ce.Log.Err(err).Msg("Failed to encode action parameters")
 		ce.Reply("Could not prepare that; please try again.")
-		return
+		return nil
 	}
 	now := p.deps.now()
 	action := &database.PendingAction{
-		ID: actionID, RoomID: ce.RoomID, Requester: ce.Sender, Command: command, Parameters: raw,
-		Summary: summary, IdempotencyKey: key, CreatedAt: now, ExpiresAt: now.Add(confirmWindow),
+		ID: actionID, RoomID: ce.RoomID, Requester: requester, Command: command, Parameters: raw,
+		Summary: summary, IdempotencyKey: key, CreatedAt: now, ExpiresAt: now.Add(window),
 	}
 	if err = p.deps.Actions.Insert(ce.Ctx, action); err != nil {
 		ce.Log.Err(err).Msg("Failed to store pending action")
 		ce.Reply("Could not prepare that; please try again.")
+		return nil
+	}
+	return action
+}
+
+// askConfirmation stores the write and shows exactly what will happen. The
+// requester confirms with ✅ on the prompt or with `confirm`.
+func (p *Processor) askConfirmation(ce *Event, portal *database.Portal, command, target string, params any, summary string) {
+	action := p.storeAction(ce, command, ce.Sender, params, summary, confirmWindow)
+	if action == nil {
 		return
 	}
+	actionID := action.ID
 	prefix := p.deps.Config.Bridge.CommandPrefix
 	prompt := fmt.Sprintf("%s\n\nReact ✅ to this message or send %s within %d minutes to go ahead. Only %s can confirm.",
 		summary, format.SafeMarkdownCode(prefix+" confirm"), int(confirmWindow.Minutes()), format.SafeMarkdownCode(ce.Sender))
@@ -68,13 +80,13 @@ func (p *Processor) askConfirmation(ce *Event, portal *database.Portal, command,
 		commands.ReactionCommandsKey: map[string]any{"✅": prefix + " confirm " + actionID},
 	}})
 	if promptID != "" {
-		if err = p.deps.Actions.SetPromptEvent(ce.Ctx, actionID, promptID); err != nil {
+		if err := p.deps.Actions.SetPromptEvent(ce.Ctx, actionID, promptID); err != nil {
 			ce.Log.Warn().Err(err).Msg("Failed to record confirmation prompt")
 		}
 	}
 	p.audit(ce, &database.AuditEntry{
 		AccountID: portal.AccountID, CustomerID: portal.CustomerID, Command: command, TargetObject: target,
-		Parameters: raw, IdempotencyKey: key, Outcome: database.AuditConfirmRequested,
+		Parameters: action.Parameters, IdempotencyKey: action.IdempotencyKey, Outcome: database.AuditConfirmRequested,
 	})
 }
 

@@ -67,27 +67,13 @@ func (p *Processor) cmdRequestRefund(ce *Event) {
 	if len([]rune(reason)) > maxRequestReason {
 		reason = string([]rune(reason)[:maxRequestReason]) + "…"
 	}
-	actionID, key := actionKeys(ce.ID)
-	if existing, err := p.deps.Actions.Get(ce.Ctx, actionID); err != nil {
-		ce.Log.Err(err).Msg("Failed to look up refund request")
-		ce.Reply("Could not record your request; please try again.")
-		return
-	} else if existing != nil {
-		return // the homeserver redelivered the command
-	}
 	params := refundRequestParams{Target: ch.ID, ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency), Reason: reason, Customer: ce.Sender}
-	raw, _ := json.Marshal(params)
-	now := p.deps.now()
 	summary := fmt.Sprintf("Refund request for %s of payment %s", money(left, params.Currency), ch.ID)
-	action := &database.PendingAction{
-		ID: actionID, RoomID: ce.RoomID, Requester: refundRequestQueue, Command: refundRequestCommand, Parameters: raw,
-		Summary: summary, IdempotencyKey: key, CreatedAt: now, ExpiresAt: now.Add(refundRequestWindow),
-	}
-	if err := p.deps.Actions.Insert(ce.Ctx, action); err != nil {
-		ce.Log.Err(err).Msg("Failed to store refund request")
-		ce.Reply("Could not record your request; please try again.")
+	action := p.storeAction(ce, refundRequestCommand, refundRequestQueue, params, summary, refundRequestWindow)
+	if action == nil {
 		return
 	}
+	actionID, raw, key := action.ID, action.Parameters, action.IdempotencyKey
 	p.audit(ce, &database.AuditEntry{AccountID: portal.AccountID, CustomerID: portal.CustomerID, Command: "request-refund",
 		TargetObject: ch.ID, Parameters: raw, IdempotencyKey: key, Outcome: database.AuditConfirmRequested})
 
