@@ -1,4 +1,4 @@
--- v0 -> v3: Latest revision
+-- v0 -> v4: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -99,10 +99,13 @@ CREATE TABLE audit_log (
 	idempotency_key   TEXT,
 	stripe_request_id TEXT,
 	outcome           TEXT      NOT NULL,
-	error             TEXT
+	error             TEXT,
+	-- Whose object a refused command named (another customer's, on purpose or not).
+	target_customer_id TEXT
 );
 CREATE INDEX audit_log_customer_idx ON audit_log (account_id, customer_id, ts);
 CREATE INDEX audit_log_room_idx ON audit_log (room_id, ts);
+CREATE INDEX audit_log_target_customer_idx ON audit_log (account_id, target_customer_id, ts);
 
 CREATE TABLE pending_action (
 	id              TEXT   NOT NULL PRIMARY KEY,
@@ -120,3 +123,38 @@ CREATE TABLE pending_action (
 );
 CREATE INDEX pending_action_prompt_idx ON pending_action (room_id, prompt_event_id);
 CREATE INDEX pending_action_expiry_idx ON pending_action (state, expires_at);
+
+-- Every Matrix event that can cause a write or a state change, recorded
+-- before it is acted on: a redelivered event is never acted on twice.
+CREATE TABLE processed_event (
+	event_id     TEXT   NOT NULL PRIMARY KEY,
+	room_id      TEXT   NOT NULL,
+	sender       TEXT   NOT NULL,
+	-- The pending action a confirm, approve, deny or ✅ resolved, once known.
+	action_id    TEXT,
+	processed_at BIGINT NOT NULL
+);
+CREATE INDEX processed_event_time_idx ON processed_event (processed_at);
+
+-- Appservice transaction ids the homeserver already delivered.
+CREATE TABLE appservice_txn (
+	txn_id      TEXT   NOT NULL PRIMARY KEY,
+	received_at BIGINT NOT NULL
+);
+CREATE INDEX appservice_txn_time_idx ON appservice_txn (received_at);
+
+-- Invites that failed (e.g. a remote homeserver that cannot be reached):
+-- the room and its timeline go on, the invite is retried with backoff.
+CREATE TABLE portal_invite (
+	room_id         TEXT    NOT NULL,
+	user_id         TEXT    NOT NULL,
+	account_id      TEXT    NOT NULL,
+	customer_id     TEXT    NOT NULL,
+	attempts        INTEGER NOT NULL DEFAULT 0,
+	next_attempt_at BIGINT  NOT NULL,
+	last_error      TEXT,
+	created_at      BIGINT  NOT NULL,
+
+	PRIMARY KEY (room_id, user_id)
+);
+CREATE INDEX portal_invite_due_idx ON portal_invite (next_attempt_at);
