@@ -29,11 +29,26 @@ func TestAudit(t *testing.T) {
 			Timestamp: ms(3_000), Actor: "@admin:example.org", Role: "admin",
 			RoomID: "!dm:example.org", Command: "retry", Outcome: database.AuditError, Error: "no such event",
 		}
-		for _, entry := range []*database.AuditEntry{refund, denied, mgmt} {
+		// An agent in cus_2's room named cus_1's charge: refused, and it
+		// must show up for cus_1 too.
+		foreign := &database.AuditEntry{
+			Timestamp: ms(4_000), Actor: "@agent:example.org", Role: "agent",
+			AccountID: "main", CustomerID: "cus_2", RoomID: "!two:example.org",
+			Command: "refund", TargetObject: "ch_1", Outcome: database.AuditDenied,
+			Error: "object belongs to another customer", TargetCustomerID: "cus_1",
+		}
+		// The same customer id in another account is another customer.
+		elsewhere := &database.AuditEntry{
+			Timestamp: ms(5_000), Actor: "@agent:example.org", Role: "agent",
+			AccountID: "second", CustomerID: "cus_3", RoomID: "!three:example.org",
+			Command: "void", TargetObject: "in_9", Outcome: database.AuditDenied,
+			Error: "object belongs to another customer", TargetCustomerID: "cus_1",
+		}
+		for _, entry := range []*database.AuditEntry{refund, denied, mgmt, foreign, elsewhere} {
 			must(t, aq.Insert(ctx, entry))
 		}
-		if !(refund.ID > 0 && denied.ID > refund.ID && mgmt.ID > denied.ID) {
-			t.Errorf("ids %d, %d, %d are not increasing", refund.ID, denied.ID, mgmt.ID)
+		if !(refund.ID > 0 && denied.ID > refund.ID && mgmt.ID > denied.ID && foreign.ID > mgmt.ID) {
+			t.Errorf("ids %d, %d, %d, %d are not increasing", refund.ID, denied.ID, mgmt.ID, foreign.ID)
 		}
 
 		for _, tc := range []struct {
@@ -41,17 +56,32 @@ func TestAudit(t *testing.T) {
 			list func() ([]*database.AuditEntry, error)
 			want []*database.AuditEntry
 		}{
-			{"by customer, newest first", func() ([]*database.AuditEntry, error) {
+			{"by customer, newest first, with attempts from other rooms", func() ([]*database.AuditEntry, error) {
 				return aq.ListByCustomer(ctx, "main", "cus_1", 10)
-			}, []*database.AuditEntry{denied, refund}},
+			}, []*database.AuditEntry{foreign, denied, refund}},
 			{"by customer, limited", func() ([]*database.AuditEntry, error) {
-				return aq.ListByCustomer(ctx, "main", "cus_1", 1)
-			}, []*database.AuditEntry{denied}},
+				return aq.ListByCustomer(ctx, "main", "cus_1", 2)
+			}, []*database.AuditEntry{foreign, denied}},
+			{"by customer of the room that tried", func() ([]*database.AuditEntry, error) {
+				return aq.ListByCustomer(ctx, "main", "cus_2", 10)
+			}, []*database.AuditEntry{foreign}},
+			{"by customer in another account", func() ([]*database.AuditEntry, error) {
+				return aq.ListByCustomer(ctx, "second", "cus_1", 10)
+			}, []*database.AuditEntry{elsewhere}},
+			{"by target object, newest first", func() ([]*database.AuditEntry, error) {
+				return aq.ListByTarget(ctx, "ch_1", 10)
+			}, []*database.AuditEntry{foreign, refund}},
+			{"by target object, limited", func() ([]*database.AuditEntry, error) {
+				return aq.ListByTarget(ctx, "ch_1", 1)
+			}, []*database.AuditEntry{foreign}},
+			{"nothing for an object never named", func() ([]*database.AuditEntry, error) {
+				return aq.ListByTarget(ctx, "ch_2", 10)
+			}, nil},
 			{"by room", func() ([]*database.AuditEntry, error) {
 				return aq.ListByRoom(ctx, "!dm:example.org", 10)
 			}, []*database.AuditEntry{mgmt}},
 			{"nothing for another customer", func() ([]*database.AuditEntry, error) {
-				return aq.ListByCustomer(ctx, "main", "cus_2", 10)
+				return aq.ListByCustomer(ctx, "main", "cus_4", 10)
 			}, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {

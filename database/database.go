@@ -32,6 +32,10 @@ type Database struct {
 	Audit          *AuditQuery
 	PendingAction  *PendingActionQuery
 	ManagementRoom *ManagementRoomQuery
+	// Processed makes command events and transactions at-most-once.
+	Processed *ProcessedQuery
+	// Invite holds invites still to be retried (remote homeservers down).
+	Invite *InviteQuery
 
 	StateStore *sqlstatestore.SQLStateStore
 }
@@ -49,6 +53,8 @@ func New(db *dbutil.Database) *Database {
 		Audit:          &AuditQuery{dbutil.MakeQueryHelperSimple(db, newAuditEntry)},
 		PendingAction:  &PendingActionQuery{dbutil.MakeQueryHelperSimple(db, newPendingAction)},
 		ManagementRoom: &ManagementRoomQuery{dbutil.MakeQueryHelperSimple(db, newManagementRoom)},
+		Processed:      &ProcessedQuery{db: db},
+		Invite:         &InviteQuery{dbutil.MakeQueryHelperSimple(db, newPendingInvite)},
 		StateStore:     sqlstatestore.NewSQLStateStore(db, db.Log, false),
 	}
 }

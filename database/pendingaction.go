@@ -24,6 +24,9 @@ const (
 	ActionConfirmed PendingActionState = "confirmed"
 	ActionCancelled PendingActionState = "cancelled"
 	ActionExpired   PendingActionState = "expired"
+	// ActionWithdrawn: the command (or its prompt) was redacted before anyone
+	// confirmed, so it can no longer be confirmed.
+	ActionWithdrawn PendingActionState = "withdrawn"
 )
 
 // PendingAction is a command that runs only once its requester confirms.
@@ -35,6 +38,7 @@ type PendingAction struct {
 	Parameters     json.RawMessage
 	Summary        string // what will happen, as shown to the user
 	PromptEventID  id.EventID
+	CommandEventID id.EventID // the command it came from; empty for rows before v4
 	IdempotencyKey string
 	CreatedAt      time.Time
 	ExpiresAt      time.Time
@@ -46,7 +50,7 @@ func newPendingAction() *PendingAction { return &PendingAction{} }
 const (
 	getPendingActionBaseQuery = `
 		SELECT id, room_id, requester, command, parameters, summary, prompt_event_id,
-		       idempotency_key, created_at, expires_at, state
+		       idempotency_key, created_at, expires_at, state, command_event_id
 		FROM pending_action
 	`
 	getPendingActionByIDQuery     = getPendingActionBaseQuery + `WHERE id=$1`
@@ -55,12 +59,16 @@ const (
 		WHERE room_id=$1 AND requester=$2 AND state='pending' AND expires_at > $3
 		ORDER BY created_at DESC, id DESC LIMIT 1
 	`
+	listPendingActionsQuery = getPendingActionBaseQuery + `
+		WHERE room_id=$1 AND requester=$2 AND state='pending' AND expires_at > $3
+		ORDER BY created_at DESC, id DESC LIMIT $4
+	`
 	insertPendingActionQuery = `
 		INSERT INTO pending_action (
 			id, room_id, requester, command, parameters, summary, prompt_event_id,
-			idempotency_key, created_at, expires_at, state
+			idempotency_key, created_at, expires_at, state, command_event_id
 		)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 	`
 	setPendingActionPromptQuery = `UPDATE pending_action SET prompt_event_id=$2 WHERE id=$1`
 	// Only a pending, unexpired action can be resolved, and only once: two
@@ -103,6 +111,12 @@ func (paq *PendingActionQuery) LatestPending(ctx context.Context, roomID id.Room
 	return paq.QueryOne(ctx, getLatestPendingActionQuery, roomID, requester, now.UnixMilli())
 }
 
+// ListPending returns the requester's unexpired actions in the room, newest
+// first, at most limit: a bare "confirm" must know whether it is ambiguous.
+func (paq *PendingActionQuery) ListPending(ctx context.Context, roomID id.RoomID, requester id.UserID, now time.Time, limit int) ([]*PendingAction, error) {
+	return paq.QueryMany(ctx, listPendingActionsQuery, roomID, requester, now.UnixMilli(), limit)
+}
+
 // SetPromptEvent records the event that asked for confirmation; the prompt is
 // sent after the action is stored, so its id is only known later.
 func (paq *PendingActionQuery) SetPromptEvent(ctx context.Context, actionID string, promptEventID id.EventID) error {
@@ -132,18 +146,19 @@ func (paq *PendingActionQuery) ExpireOld(ctx context.Context, now time.Time) (in
 }
 
 func (pa *PendingAction) Scan(row dbutil.Scannable) (*PendingAction, error) {
-	var promptEventID sql.NullString
+	var promptEventID, commandEventID sql.NullString
 	var parameters []byte
 	var createdAt, expiresAt int64
 	err := row.Scan(
 		&pa.ID, &pa.RoomID, &pa.Requester, &pa.Command, &parameters, &pa.Summary, &promptEventID,
-		&pa.IdempotencyKey, &createdAt, &expiresAt, &pa.State,
+		&pa.IdempotencyKey, &createdAt, &expiresAt, &pa.State, &commandEventID,
 	)
 	if err != nil {
 		return nil, err
 	}
 	pa.Parameters = parameters
 	pa.PromptEventID = id.EventID(promptEventID.String)
+	pa.CommandEventID = id.EventID(commandEventID.String)
 	pa.CreatedAt = time.UnixMilli(createdAt)
 	pa.ExpiresAt = time.UnixMilli(expiresAt)
 	return pa, nil
@@ -157,6 +172,6 @@ func (pa *PendingAction) sqlVariables() []any {
 	}
 	return []any{
 		pa.ID, pa.RoomID, pa.Requester, pa.Command, parameters, pa.Summary, dbutil.StrPtr(pa.PromptEventID),
-		pa.IdempotencyKey, pa.CreatedAt.UnixMilli(), pa.ExpiresAt.UnixMilli(), pa.State,
+		pa.IdempotencyKey, pa.CreatedAt.UnixMilli(), pa.ExpiresAt.UnixMilli(), pa.State, dbutil.StrPtr(pa.CommandEventID),
 	}
 }

@@ -119,7 +119,9 @@ CREATE TABLE pending_action (
 	idempotency_key TEXT   NOT NULL,
 	created_at      BIGINT NOT NULL,
 	expires_at      BIGINT NOT NULL,
-	state           TEXT   NOT NULL DEFAULT 'pending'
+	state           TEXT   NOT NULL DEFAULT 'pending',
+	-- The command event: a confirmation checks it was not redacted.
+	command_event_id TEXT
 );
 CREATE INDEX pending_action_prompt_idx ON pending_action (room_id, prompt_event_id);
 CREATE INDEX pending_action_expiry_idx ON pending_action (state, expires_at);

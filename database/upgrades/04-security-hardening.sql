@@ -35,6 +35,10 @@ CREATE TABLE portal_invite (
 );
 CREATE INDEX portal_invite_due_idx ON portal_invite (next_attempt_at);
 
+-- The command a pending action came from, so a confirmation can see that it
+-- was redacted even on homeservers that do not push redactions (Dendrite).
+ALTER TABLE pending_action ADD COLUMN command_event_id TEXT;
+
 -- Whose object a refused command named, so `audit cus_…` finds an attempt
 -- on a customer's data from another customer's room.
 ALTER TABLE audit_log ADD COLUMN target_customer_id TEXT;
