@@ -1,5 +1,7 @@
-// Package webhook receives Stripe webhooks: it verifies each one, stores it
-// in the database inbox, and only then answers 2xx.
+// Package webhook receives Stripe webhooks: it verifies each one (its
+// signature, and that it belongs to the account: same livemode, and no
+// connected account other than the account itself), stores it in the
+// database inbox, and only then answers 2xx.
 //
 // It never touches Matrix: delivery workers pick events up from the inbox.
 // Because Stripe retries every non-2xx answer for days, the handler's one
@@ -49,6 +51,14 @@ type Inbox interface {
 type Account struct {
 	Alias   string
 	Secrets []string
+	// Livemode is the mode the account is configured for; events of the
+	// other mode are refused.
+	Livemode bool
+	// StripeID is the account's own acct_ id if it is known when the
+	// handler is built; otherwise SetStripeAccountID supplies it later.
+	// Until then, events that name a (connected) account are refused with
+	// 503, and events without one are accepted.
+	StripeID string
 }
 
 // Options configure a Handler; zero values get the documented defaults.
@@ -67,7 +77,7 @@ type Options struct {
 
 // Handler is the webhook endpoint for all configured accounts.
 type Handler struct {
-	accounts  map[string][]string
+	accounts  map[string]*endpoint
 	inbox     Inbox
 	log       zerolog.Logger
 	maxBody   int64
@@ -87,7 +97,7 @@ type accountVersion struct{ account, version string }
 // NewHandler builds the handler. Mount it at Pattern.
 func NewHandler(opts Options) *Handler {
 	h := &Handler{
-		accounts:       make(map[string][]string, len(opts.Accounts)),
+		accounts:       make(map[string]*endpoint, len(opts.Accounts)),
 		inbox:          opts.Inbox,
 		log:            opts.Log,
 		maxBody:        opts.MaxBody,
@@ -121,7 +131,11 @@ func NewHandler(opts Options) *Handler {
 		if len(secrets) == 0 {
 			h.log.Error().Str("account", acct.Alias).Msg("No webhook signing secret configured; this account's webhooks will be refused")
 		}
-		h.accounts[acct.Alias] = secrets
+		ep := &endpoint{secrets: secrets, livemode: acct.Livemode}
+		if acct.StripeID != "" {
+			ep.stripeID.Store(&acct.StripeID)
+		}
+		h.accounts[acct.Alias] = ep
 	}
 	return h
 }
@@ -169,12 +183,12 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 	}
 	alias := r.PathValue("account")
 	log := h.log.With().Str("account", alias).Logger()
-	secrets, known := h.accounts[alias]
+	ep, known := h.accounts[alias]
 	if !known {
 		log.Warn().Msg("Stripe webhook for an unknown account; check the endpoint URL in Stripe")
 		return http.StatusNotFound, nil
 	}
-	if len(secrets) == 0 {
+	if len(ep.secrets) == 0 {
 		log.Error().Msg("Refusing Stripe webhook: the account has no signing secret configured")
 		return http.StatusInternalServerError, nil
 	}
@@ -183,10 +197,10 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 	if status != 0 {
 		return status, nil
 	}
-	signedAt, err := verifySignature(payload, r.Header.Get("Stripe-Signature"), secrets, h.tolerance, h.now())
+	signedAt, err := verifySignature(payload, r.Header.Get("Stripe-Signature"), ep.secrets, h.tolerance, h.now())
 	if err != nil {
 		warn := log.Warn().Str("reason", err.Error())
-		if errors.Is(err, errTooOld) {
+		if errors.Is(err, errTooOld) || errors.Is(err, errFromFuture) {
 			// The signature is genuine, so the id is worth logging; the
 			// usual cause is a clock that is off.
 			warn = warn.Str("stripe_event_id", claimedID(payload)).Time("signed_at", signedAt)
@@ -206,6 +220,9 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 		Str("event_type", evt.Type).
 		Str("customer_id", evt.CustomerID).
 		Logger()
+	if status := ep.checkOrigin(log, payload); status != 0 {
+		return status, nil
+	}
 
 	// The request's context: if Stripe stops waiting, nobody reads the
 	// answer anyway, and its retry finds the event stored or not.

@@ -40,6 +40,8 @@ func TestIngest(t *testing.T) {
 		{"database down then back", ingestDatabaseDownThenBack},
 		{"api version mismatch", ingestAPIVersionMismatch},
 		{"panic in notify", ingestPanicInNotify},
+		{"origin", ingestOrigin},
+		{"own account id learned while serving", ingestOwnIDLearned},
 	}
 	dbtest.Each(t, func(t *testing.T, raw *dbutil.Database) {
 		db := upgraded(t, raw)
@@ -129,12 +131,42 @@ func ingestRejectedSignatures(t *testing.T, db *database.Database) {
 	}
 }
 
+// ingestToleranceEdge checks the 300 s window on both sides of the clock: a
+// genuine signature outside it is refused and logged with the event's id.
 func ingestToleranceEdge(t *testing.T, db *database.Database) {
-	f := newDBFixture(t, db)
-	payload := eventJSON("evt_edge", "invoice.paid", invoiceObject("cus_1"))
-	expectStatus(t, f.post(testAccount, payload, sign(payload, testSecret, testNow().Add(-300*time.Second))), http.StatusOK)
-	if f.stored("evt_edge") == nil {
-		t.Fatal("an event signed exactly 300 s ago was not stored")
+	cases := []struct {
+		name   string
+		offset time.Duration // signing time relative to the handler's clock
+		want   int
+		reason error
+	}{
+		{"exactly 300 s ago", -300 * time.Second, http.StatusOK, nil},
+		{"301 s ago", -301 * time.Second, http.StatusBadRequest, errTooOld},
+		{"299 s ahead", 299 * time.Second, http.StatusOK, nil},
+		{"exactly 300 s ahead", 300 * time.Second, http.StatusOK, nil},
+		{"301 s ahead", 301 * time.Second, http.StatusBadRequest, errFromFuture},
+		{"a day ahead", 24 * time.Hour, http.StatusBadRequest, errFromFuture},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDBFixture(t, db)
+			id := fmt.Sprintf("evt_edge_%d", i)
+			payload := eventJSON(id, "invoice.paid", invoiceObject("cus_1"))
+			expectStatus(t, f.post(testAccount, payload, sign(payload, testSecret, testNow().Add(tc.offset))), tc.want)
+			if tc.reason == nil {
+				if f.rows(id) != 1 {
+					t.Fatal("accepted but not stored")
+				}
+				return
+			}
+			if f.rows(id) != 0 || len(f.notifications()) != 0 {
+				t.Fatal("a refused event was stored or announced")
+			}
+			logs := f.logs.String()
+			if !strings.Contains(logs, tc.reason.Error()) || !strings.Contains(logs, `"stripe_event_id":"`+id+`"`) {
+				t.Errorf("want a warning with reason %q and the event id:\n%s", tc.reason, logs)
+			}
+		})
 	}
 }
 

@@ -49,6 +49,25 @@ func eventJSONVersion(id, typ, apiVersion, object string) []byte {
 }`, id, apiVersion, eventCreated, object, typ)
 }
 
+// eventFrom is an invoice.paid event with the given livemode and account
+// members, each raw JSON or "" to leave it out (Stripe leaves account out of
+// the platform's own events).
+func eventFrom(id, livemode, account string) []byte {
+	var members string
+	if livemode != "" {
+		members += `"livemode": ` + livemode + ",\n  "
+	}
+	if account != "" {
+		members += `"account": ` + account + ",\n  "
+	}
+	base := eventJSON(id, "invoice.paid", invoiceObject("cus_1"))
+	line := []byte("\"livemode\": false,\n  ")
+	if !bytes.Contains(base, line) {
+		panic("eventFrom: eventJSON no longer has the livemode line it replaces")
+	}
+	return bytes.Replace(base, line, []byte(members), 1)
+}
+
 func invoiceObject(customer string) string {
 	return fmt.Sprintf(`{"id":"in_1","object":"invoice","customer":%q,"amount_due":1200,"currency":"eur","status":"paid"}`, customer)
 }

@@ -19,8 +19,10 @@ import (
 // rejected. Only the header parser is ours (stripe-go does not export it);
 // the HMAC itself is stripe-go's ComputeSignature, and the rules match
 // stripe-go's: "v1" signatures only, any may match (Stripe sends several
-// while a secret is being rolled), and only age is checked, not timestamps
-// in the future. TestVerifyAgreesWithStripeGo keeps the two in step.
+// while a secret is being rolled). One rule is stricter: stripe-go checks
+// only the age, so a signature dated an hour ahead would stay valid for an
+// hour and five minutes; here the tolerance applies on both sides of now.
+// TestVerifyAgreesWithStripeGo keeps the two in step otherwise.
 
 // signatureScheme is the only scheme accepted: Stripe says to ignore all
 // others so an attacker cannot downgrade to a weaker one (test mode also
@@ -32,6 +34,7 @@ var (
 	errInvalidHeader    = errors.New("malformed Stripe-Signature header")
 	errNoValidSignature = errors.New("no signature matches any of the account's secrets")
 	errTooOld           = errors.New("signature timestamp is outside the tolerance")
+	errFromFuture       = errors.New("signature timestamp is in the future beyond the tolerance")
 )
 
 // signedHeader is a parsed Stripe-Signature header.
@@ -86,8 +89,8 @@ func parseSignatureHeader(header string) (signedHeader, error) {
 }
 
 // verifySignature checks that one of secrets signed payload at the header's
-// timestamp, and that the timestamp is at most tolerance before now. It
-// returns the signing time even when it is too old, for the log.
+// timestamp, and that the timestamp is at most tolerance before or after
+// now. It returns the signing time even when it is out of range, for the log.
 //
 // The signature is checked before the age, so "too old" is only ever said of
 // a genuine event: a forged one is reported as forged, whatever its age.
@@ -101,6 +104,12 @@ func verifySignature(payload []byte, header string, secrets []string, tolerance 
 	}
 	if now.Sub(sh.timestamp) > tolerance {
 		return sh.timestamp, errTooOld
+	}
+	// A genuine signature dated ahead means a clock is off (Stripe's or
+	// ours); accepting it would let a captured request be replayed for
+	// longer than the tolerance promises.
+	if sh.timestamp.Sub(now) > tolerance {
+		return sh.timestamp, errFromFuture
 	}
 	return sh.timestamp, nil
 }

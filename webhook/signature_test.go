@@ -11,7 +11,8 @@ import (
 )
 
 // TestVerifyAgreesWithStripeGo checks the verifier against stripe-go's own,
-// at the real clock, for the headers both must judge alike.
+// at the real clock: alike for every header, except that ours also refuses
+// signatures dated too far ahead.
 func TestVerifyAgreesWithStripeGo(t *testing.T) {
 	payload := eventJSON("evt_1", "invoice.paid", invoiceObject("cus_1"))
 	now := time.Now()
@@ -33,8 +34,8 @@ func TestVerifyAgreesWithStripeGo(t *testing.T) {
 		"empty":                "",
 		"wrong secret":         sign(payload, oldSecret, now),
 		"too old":              sign(payload, testSecret, now.Add(-10*time.Minute)),
-		"from the future":      sign(payload, testSecret, now.Add(10*time.Minute)),
 		"just inside":          sign(payload, testSecret, now.Add(-290*time.Second)),
+		"just ahead":           sign(payload, testSecret, now.Add(290*time.Second)),
 	}
 	for name, header := range cases {
 		_, ours := verifySignature(payload, header, []string{testSecret}, DefaultTolerance, now)
@@ -42,6 +43,15 @@ func TestVerifyAgreesWithStripeGo(t *testing.T) {
 		if (ours == nil) != (theirs == nil) {
 			t.Errorf("%s: ours %v, stripe-go %v", name, ours, theirs)
 		}
+	}
+	// stripe-go checks only the age: a signature ten minutes ahead passes
+	// there and must not pass here.
+	ahead := sign(payload, testSecret, now.Add(10*time.Minute))
+	if err := stripewebhook.ValidatePayloadWithTolerance(payload, ahead, testSecret, DefaultTolerance); err != nil {
+		t.Errorf("stripe-go now refuses future signatures (%v); the divergence documented in signature.go is gone", err)
+	}
+	if _, err := verifySignature(payload, ahead, []string{testSecret}, DefaultTolerance, now); !errors.Is(err, errFromFuture) {
+		t.Errorf("ten minutes ahead: %v, want errFromFuture", err)
 	}
 }
 
@@ -58,6 +68,19 @@ func TestVerifyDetails(t *testing.T) {
 	signedAt, err = verifySignature(payload, header, secrets, DefaultTolerance, at.Add(DefaultTolerance+time.Second))
 	if !errors.Is(err, errTooOld) || !signedAt.Equal(at) {
 		t.Errorf("one second late: %v, %v", signedAt, err)
+	}
+	// The same window ahead of the clock.
+	if _, err = verifySignature(payload, header, secrets, DefaultTolerance, at.Add(-DefaultTolerance)); err != nil {
+		t.Errorf("at the edge ahead: %v", err)
+	}
+	signedAt, err = verifySignature(payload, header, secrets, DefaultTolerance, at.Add(-DefaultTolerance-time.Second))
+	if !errors.Is(err, errFromFuture) || !signedAt.Equal(at) {
+		t.Errorf("one second too early: %v, %v", signedAt, err)
+	}
+	// A forgery dated ahead is still called a forgery.
+	ahead := sign(payload, "whsec_forger", at.Add(time.Hour))
+	if _, err = verifySignature(payload, ahead, secrets, DefaultTolerance, at); !errors.Is(err, errNoValidSignature) {
+		t.Errorf("future forgery: %v", err)
 	}
 	// A forgery is called a forgery, however old.
 	old := sign(payload, "whsec_forger", at.Add(-time.Hour))
