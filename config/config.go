@@ -2,6 +2,10 @@
 // file decodes into, the upgrader that carries a user's values into the
 // current layout, environment overrides for secrets, and validation that names
 // the offending key.
+//
+// Besides the leaf packages it imports stripeapi, for its money parser only:
+// amounts in the config (bridge.max_write_amount) are read by the same code
+// that knows each currency's decimals everywhere else.
 package config
 
 import (
@@ -15,6 +19,8 @@ import (
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // PlaceholderToken is what the example config holds until -g generates real tokens.
@@ -45,6 +51,20 @@ type AppServiceConfig struct {
 	UsernameTemplate string    `yaml:"username_template"`
 	ASToken          string    `yaml:"as_token"`
 	HSToken          string    `yaml:"hs_token"`
+	// Limits protect the listener from slow or oversized clients.
+	Limits ListenerLimits `yaml:"limits"`
+}
+
+// ListenerLimits bound what one client can hold of the HTTP listener that
+// serves homeserver transactions and Stripe webhooks.
+type ListenerLimits struct {
+	MaxConnections      int    `yaml:"max_connections"`
+	HeaderTimeout       string `yaml:"header_timeout"`
+	ReadTimeout         string `yaml:"read_timeout"`
+	WriteTimeout        string `yaml:"write_timeout"`
+	IdleTimeout         string `yaml:"idle_timeout"`
+	MaxHeaderBytes      int    `yaml:"max_header_bytes"`
+	MaxTransactionBytes int64  `yaml:"max_transaction_bytes"`
 }
 
 type BotConfig struct {
@@ -94,6 +114,10 @@ type BridgeConfig struct {
 	// PortalReturnURL is where the billing portal's back button leads; empty
 	// means the account's default from the Stripe dashboard.
 	PortalReturnURL string `yaml:"portal_return_url"`
+	// MaxWriteAmount caps one refund or credit, per currency code, in the
+	// currency's major unit as people write it ("1000", "1,500.00").
+	// Currencies not listed have no ceiling.
+	MaxWriteAmount map[string]string `yaml:"max_write_amount"`
 }
 
 // SelfServicePolicy switches each customer self-service command on or off.
@@ -110,6 +134,23 @@ type SelfServicePolicy struct {
 func (b *BridgeConfig) PortalLinkLifetime() time.Duration {
 	d, _ := time.ParseDuration(b.PortalLinkTTL)
 	return d
+}
+
+// WriteCeiling is the most one refund or credit in currency may be, in the
+// currency's minor unit; false means the currency has no ceiling. Codes
+// match case-insensitively. An amount Validate would refuse yields a ceiling
+// of zero, so a broken entry blocks writes instead of lifting the limit.
+func (b *BridgeConfig) WriteCeiling(currency string) (int64, bool) {
+	for code, major := range b.MaxWriteAmount {
+		if strings.EqualFold(code, currency) {
+			minor, err := stripeapi.ParseAmount(major, code)
+			if err != nil {
+				return 0, true
+			}
+			return minor, true
+		}
+	}
+	return 0, false
 }
 
 // CatchupEvery is how often to list missed events; zero means only at start.

@@ -21,6 +21,13 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Str, "appservice", "username_template")
 	helper.Copy(up.Str, "appservice", "as_token")
 	helper.Copy(up.Str, "appservice", "hs_token")
+	helper.Copy(up.Int, "appservice", "limits", "max_connections")
+	helper.Copy(up.Str, "appservice", "limits", "header_timeout")
+	helper.Copy(up.Str, "appservice", "limits", "read_timeout")
+	helper.Copy(up.Str, "appservice", "limits", "write_timeout")
+	helper.Copy(up.Str, "appservice", "limits", "idle_timeout")
+	helper.Copy(up.Int, "appservice", "limits", "max_header_bytes")
+	helper.Copy(up.Int, "appservice", "limits", "max_transaction_bytes")
 
 	helper.Copy(up.Str, "database", "type")
 	helper.Copy(up.Str, "database", "uri")
@@ -46,6 +53,7 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.List, "bridge", "plans")
 	helper.Copy(up.Str, "bridge", "portal_link_ttl")
 	helper.Copy(up.Str, "bridge", "portal_return_url")
+	helper.Copy(up.Map, "bridge", "max_write_amount")
 
 	helper.Copy(up.Bool, "assistant", "enabled")
 	helper.Copy(up.Float|up.Int, "assistant", "confidence_threshold")

@@ -3,12 +3,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // ErrInvalid marks every validation failure, so callers can tell a config
@@ -63,6 +67,9 @@ func (c *Config) Validate() error {
 	if placeholder(c.AppService.HSToken) {
 		return invalid("appservice.hs_token", "still a placeholder; run matrix-stripe -g to generate the registration")
 	}
+	if err := c.AppService.Limits.validate(); err != nil {
+		return err
+	}
 	if err := c.Database.validate(); err != nil {
 		return err
 	}
@@ -98,6 +105,9 @@ func (c *Config) Validate() error {
 		return invalid("bridge.catchup_interval", "%q must be a duration of at least 1m, or 0 to catch up only at start", c.Bridge.CatchupInterval)
 	}
 	if err := c.Bridge.validateSelfService(); err != nil {
+		return err
+	}
+	if err := c.Bridge.validateWriteCeilings(); err != nil {
 		return err
 	}
 	if t := c.Assistant.ConfidenceThreshold; t <= 0 || t >= 1 {
@@ -238,6 +248,31 @@ func (b *BridgeConfig) validateSelfService() error {
 	}
 	if b.SelfService.ChangePlan && len(b.Plans) == 0 {
 		return invalid("bridge.self_service.change_plan", "is on but bridge.plans lists no prices to switch to")
+	}
+	return nil
+}
+
+// currencyCode is the shape of an ISO 4217 code as Stripe writes it.
+var currencyCode = regexp.MustCompile(`^[a-zA-Z]{3}$`)
+
+// validateWriteCeilings checks bridge.max_write_amount: three-letter codes,
+// each once, each with a positive amount in that currency's major unit.
+func (b *BridgeConfig) validateWriteCeilings() error {
+	codes := slices.Sorted(maps.Keys(b.MaxWriteAmount))
+	seen := make(map[string]bool, len(codes))
+	for _, code := range codes {
+		key := "bridge.max_write_amount." + code
+		if !currencyCode.MatchString(code) {
+			return invalid(key, "%q is not a three-letter currency code like usd", code)
+		}
+		lower := strings.ToLower(code)
+		if seen[lower] {
+			return invalid(key, "%s is listed twice", lower)
+		}
+		seen[lower] = true
+		if _, err := stripeapi.ParseAmount(b.MaxWriteAmount[code], code); err != nil {
+			return invalid(key, "%v It is in major units (dollars, not cents); remove the currency to have no ceiling.", err)
+		}
 	}
 	return nil
 }

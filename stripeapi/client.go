@@ -96,9 +96,12 @@ type leveledLogger struct {
 	log zerolog.Logger
 }
 
-// stripe-go logs failed requests at error level, including response bodies;
-// they are ours to report, so keep them at debug and let callers log errors.
-func (l *leveledLogger) Debugf(format string, v ...any) { l.log.Trace().Msgf(format, v...) }
+// stripe-go logs failed requests at error level; they are ours to report, so
+// keep them at debug and let callers log errors. Its only Debugf is the whole
+// response body ("Response: {...}"), which holds customer data and bearer
+// credentials (billing-portal and checkout URLs, client secrets): no level
+// may log it, so it is dropped.
+func (l *leveledLogger) Debugf(string, ...any)          {}
 func (l *leveledLogger) Infof(format string, v ...any)  { l.log.Debug().Msgf(format, v...) }
 func (l *leveledLogger) Warnf(format string, v ...any)  { l.log.Debug().Msgf(format, v...) }
 func (l *leveledLogger) Errorf(format string, v ...any) { l.log.Debug().Msgf(format, v...) }

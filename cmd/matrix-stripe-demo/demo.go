@@ -20,6 +20,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/bridge"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
+	"github.com/matrix-stripe/matrix-stripe/internal/logredact"
 	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
@@ -170,7 +171,7 @@ func setup(ctx context.Context, opts options) (_ *demo, err error) {
 	d.Config = cfg
 	acct := &cfg.Stripe.Accounts[0]
 	acct.DisplayName = accountName
-	bridgeLog, fakeLog := loggers(opts)
+	bridgeLog, fakeLog := loggers(opts, cfg.Secrets())
 
 	fakeAccountID, err := scenarioAccountID(stripefake.DemoScenario)
 	if err != nil {
@@ -272,9 +273,11 @@ func ensureTools(ctx context.Context, progress io.Writer) error {
 }
 
 // loggers returns the bridge's logger and the fake's, which is quieter:
-// its per-request lines are only useful when debugging.
-func loggers(opts options) (bridgeLog, fakeLog zerolog.Logger) {
-	w := zerolog.ConsoleWriter{Out: opts.Log, TimeFormat: "15:04:05", NoColor: !isTerminal(opts.Log)}
+// its per-request lines are only useful when debugging. Both go through the
+// redacting writer the real bridge uses: with -v the bridge logs message
+// bodies, billing-portal links included.
+func loggers(opts options, secrets []string) (bridgeLog, fakeLog zerolog.Logger) {
+	w := zerolog.ConsoleWriter{Out: logredact.New(opts.Log, secrets...), TimeFormat: "15:04:05", NoColor: !isTerminal(opts.Log)}
 	root := zerolog.New(w).With().Timestamp().Logger()
 	if opts.Verbose {
 		return root.Level(zerolog.DebugLevel), root.Level(zerolog.DebugLevel)

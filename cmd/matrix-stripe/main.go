@@ -69,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Error in config %s: %v\n", *configPath, err)
 		return exitConfig
 	}
-	log := cfg.Logging.Logger(os.Stderr)
+	log := cfg.Logger(os.Stderr)
 	br := bridge.New(cfg, log, Version)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
