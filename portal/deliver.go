@@ -79,9 +79,13 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 		if customerID, err = m.resolveCustomer(ctx, row.AccountID, &evt); err != nil {
 			return nil, err
 		}
+		if customerID != "" {
+			// The caller's logger names the row's (empty) customer; each key
+			// once per line, so add it only when it was resolved here.
+			log := zerolog.Ctx(ctx).With().Str("resolved_customer_id", customerID).Logger()
+			ctx = log.WithContext(ctx)
+		}
 	}
-	log := zerolog.Ctx(ctx).With().Str("customer_id", customerID).Logger()
-	ctx = log.WithContext(ctx)
 
 	var roomID id.RoomID
 	if customerID == "" {

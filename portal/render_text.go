@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"html"
 	"net/url"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix/event"
 
+	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
@@ -30,42 +30,17 @@ type message struct {
 // product name) from turning a notice into a wall of text.
 const maxTextRunes = 200
 
-// clean makes Stripe-provided text safe for one line of a notice: control
-// characters and line breaks become spaces, runs of spaces collapse, invalid
-// UTF-8 is replaced, and the result is clipped.
+// clean makes Stripe-provided text safe for one line of a notice (see
+// usertext.Clean: no bidi controls, nothing invisible, no line breaks) and
+// clips it.
 func clean(s string) string {
-	if s == "" {
-		return ""
+	s = usertext.Clean(s)
+	if utf8.RuneCountInString(s) <= maxTextRunes {
+		return s
 	}
-	var b strings.Builder
-	b.Grow(len(s))
-	runes, space := 0, false
-	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
-		if unicode.IsControl(r) || unicode.IsSpace(r) {
-			space = b.Len() > 0
-			continue
-		}
-		if isBidiControl(r) {
-			// Direction overrides would let a name reorder the text after it.
-			continue
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-			runes++
-		}
-		if runes >= maxTextRunes {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-		runes++
-	}
-	return b.String()
-}
-
-func isBidiControl(r rune) bool {
-	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069') || r == '\u200E' || r == '\u200F'
+	// A clipped emoji sequence must not leave a joiner dangling before the
+	// ellipsis.
+	return strings.TrimRight(string([]rune(s)[:maxTextRunes]), " \u200d\ufe0f\ufe0e") + "…"
 }
 
 func (m *message) write(plain, htm string) {
@@ -85,32 +60,33 @@ func (m *message) text(s string) {
 		}
 		return
 	}
+	h := usertext.HTML(s)
 	if lead {
-		s = " " + s
+		s, h = " "+s, " "+h
 	}
 	if trail {
-		s += " "
+		s, h = s+" ", h+" "
 	}
-	m.write(s, html.EscapeString(s))
+	m.write(s, h)
 }
 
 // lead starts the message with an emoji and a bold headline.
 func (m *message) lead(emoji, headline string) {
 	headline = clean(headline)
-	m.write(emoji+" "+headline, emoji+" <strong>"+html.EscapeString(headline)+"</strong>")
+	m.write(emoji+" "+headline, emoji+" <strong>"+usertext.HTML(headline)+"</strong>")
 }
 
 // bold adds emphasised text.
 func (m *message) bold(s string) {
 	s = clean(s)
-	m.write(s, "<strong>"+html.EscapeString(s)+"</strong>")
+	m.write(s, "<strong>"+usertext.HTML(s)+"</strong>")
 }
 
 // code shows an identifier (an object id, an event type), in backticks in
 // the plain body as Matrix clients' Markdown fallback would.
 func (m *message) code(s string) {
 	s = clean(s)
-	m.write("`"+s+"`", "<code>"+html.EscapeString(s)+"</code>")
+	m.write("`"+s+"`", "<code>"+usertext.HTML(s)+"</code>")
 }
 
 // sep separates facts within a line; nothing at the start of a line.
@@ -145,7 +121,8 @@ func (m *message) link(label, target string) bool {
 	}
 	m.sep()
 	label = clean(label)
-	m.write(label+": "+target, `<a href="`+html.EscapeString(target)+`">`+html.EscapeString(label)+`</a>`)
+	// safeURL let through only printable ASCII, which Clean leaves alone.
+	m.write(label+": "+target, `<a href="`+usertext.HTML(target)+`">`+usertext.HTML(label)+`</a>`)
 	return true
 }
 

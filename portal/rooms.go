@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 )
 
 // StateCustomer is the custom state event that binds a room to exactly one
@@ -79,11 +81,6 @@ func (m *Manager) powerLevels(alias string) *event.PowerLevelsEventContent {
 	return &event.PowerLevelsEventContent{Users: users, StateDefaultPtr: &fifty, InvitePtr: &fifty}
 }
 
-func (m *Manager) invitees(alias string) []id.UserID {
-	users := []id.UserID{m.Config.GhostMXID(alias)}
-	return append(users, m.Config.Bridge.InviteAgents[alias]...)
-}
-
 // EnsureSpace returns the account's Space, creating it on first use.
 func (m *Manager) EnsureSpace(ctx context.Context, alias string) (id.RoomID, error) {
 	defer m.lock("space:" + alias)()
@@ -97,21 +94,25 @@ func (m *Manager) EnsureSpace(ctx context.Context, alias string) (id.RoomID, err
 	if err != nil {
 		return "", err
 	}
+	// Agents are invited once the Space is stored (see storeAndInvite): one
+	// of them on an unreachable server must not fail the creation.
 	resp, err := m.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
 		Name:               cfg.DisplayName + " — Stripe customers",
 		Topic:              "Every Stripe customer of " + cfg.DisplayName + " has a room here.",
 		Preset:             "private_chat",
 		CreationContent:    map[string]any{"type": "m.space"},
-		Invite:             m.Config.Bridge.InviteAgents[alias],
 		PowerLevelOverride: m.powerLevels(alias),
 	})
 	if err != nil {
 		return "", transient(fmt.Errorf("create space: %w", err))
 	}
-	if err = m.DB.Account.SetSpaceRoom(ctx, alias, resp.RoomID); err != nil {
+	zerolog.Ctx(ctx).Info().Str("account", alias).Str("room_id", resp.RoomID.String()).Msg("Created account space")
+	err = m.storeAndInvite(ctx, alias, "", resp.RoomID, m.Config.Bridge.InviteAgents[alias], func(ctx context.Context) error {
+		return m.DB.Account.SetSpaceRoom(ctx, alias, resp.RoomID)
+	})
+	if err != nil {
 		return "", err
 	}
-	zerolog.Ctx(ctx).Info().Str("account", alias).Str("room_id", resp.RoomID.String()).Msg("Created account space")
 	return resp.RoomID, nil
 }
 
@@ -130,8 +131,10 @@ func (m *Manager) bridgeInfo(alias, key, name string) *event.BridgeEventContent 
 	}
 }
 
-// createRoom makes a room inside the account's Space.
-func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic string, extraInvites []id.UserID, extraState ...*event.Event) (id.RoomID, error) {
+// createRoom makes a room inside the account's Space. Only the account's
+// ghost (our own namespace on our own homeserver) is invited with it; the
+// caller stores the room and then invites everyone else with storeAndInvite.
+func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic string, extraState ...*event.Event) (id.RoomID, error) {
 	space, err := m.EnsureSpace(ctx, alias)
 	if err != nil {
 		return "", err
@@ -146,7 +149,7 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 		Name:               name,
 		Topic:              topic,
 		Preset:             "private_chat",
-		Invite:             append(m.invitees(alias), extraInvites...),
+		Invite:             []id.UserID{m.Config.GhostMXID(alias)},
 		InitialState:       state,
 		PowerLevelOverride: m.powerLevels(alias),
 	})
@@ -176,29 +179,35 @@ func (m *Manager) EnsureFeedRoom(ctx context.Context, alias string) (id.RoomID, 
 		return "", err
 	}
 	room, err := m.createRoom(ctx, alias, "feed", cfg.DisplayName+" — account feed",
-		"Stripe events that belong to no customer (payouts, account updates…)", nil)
+		"Stripe events that belong to no customer (payouts, account updates…)")
 	if err != nil {
 		return "", err
 	}
-	return room, m.DB.Account.SetFeedRoom(ctx, alias, room)
+	err = m.storeAndInvite(ctx, alias, "", room, m.Config.Bridge.InviteAgents[alias], func(ctx context.Context) error {
+		return m.DB.Account.SetFeedRoom(ctx, alias, room)
+	})
+	if err != nil {
+		return "", err
+	}
+	return room, nil
 }
 
 // roomName prefers what a human recognises: name, then email, then id.
+// Both come from Stripe: cleaned like every outside string, so a name with
+// bidi overrides cannot disguise the room in a room list.
 func roomName(cus *stripe.Customer) string {
-	switch {
-	case cus.Name != "":
-		return cus.Name
-	case cus.Email != "":
-		return cus.Email
-	default:
-		return cus.ID
+	if name := usertext.Clean(cus.Name); name != "" {
+		return name
+	} else if email := usertext.Clean(cus.Email); email != "" {
+		return email
 	}
+	return cus.ID
 }
 
 func (m *Manager) roomTopic(alias string, cus *stripe.Customer) string {
 	parts := make([]string, 0, 3)
-	if cus.Email != "" {
-		parts = append(parts, cus.Email)
+	if email := usertext.Clean(cus.Email); email != "" {
+		parts = append(parts, email)
 	}
 	parts = append(parts, cus.ID)
 	if acct := m.Config.Account(alias); acct != nil {
@@ -242,24 +251,27 @@ func (m *Manager) EnsurePortal(ctx context.Context, alias, customerID string, cu
 	}
 	portal.Name, portal.Email = roomName(cus), cus.Email
 	portal.MatrixUserID = m.linkedUser(ctx, cus)
-	var invites []id.UserID
-	if portal.MatrixUserID != "" {
-		invites = append(invites, portal.MatrixUserID)
-	}
 	acct, err := m.account(alias)
 	if err != nil {
 		return nil, err
 	}
 	info := &CustomerInfo{Account: alias, CustomerID: customerID, Livemode: acct.Livemode}
-	portal.RoomID, err = m.createRoom(ctx, alias, customerID, portal.Name, m.roomTopic(alias, cus), invites,
+	portal.RoomID, err = m.createRoom(ctx, alias, customerID, portal.Name, m.roomTopic(alias, cus),
 		&event.Event{Type: StateCustomer, StateKey: ptr(""), Content: event.Content{Parsed: info}})
 	if err != nil {
 		return nil, err
 	}
-	if err = m.DB.Portal.Upsert(ctx, portal); err != nil {
+	zerolog.Ctx(ctx).Info().Str("customer_id", customerID).Str("room_id", portal.RoomID.String()).Msg("Created customer room")
+	// Agents and the linked customer are invited only now: a customer on a
+	// homeserver that cannot be reached still gets a room (one, however
+	// often delivery is retried) and a timeline, and the invite is retried.
+	invites := append(slices.Clone(m.Config.Bridge.InviteAgents[alias]), portal.MatrixUserID)
+	err = m.storeAndInvite(ctx, alias, customerID, portal.RoomID, invites, func(ctx context.Context) error {
+		return m.DB.Portal.Upsert(ctx, portal)
+	})
+	if err != nil {
 		return nil, err
 	}
-	zerolog.Ctx(ctx).Info().Str("customer_id", customerID).Str("room_id", portal.RoomID.String()).Msg("Created customer room")
 	return portal, nil
 }
 
@@ -282,8 +294,12 @@ func (m *Manager) fetchCustomer(ctx context.Context, alias, customerID string) (
 
 // UpdateCustomer refreshes name, topic and the linked customer after a
 // customer.* event. A changed link invites the new user and removes the old
-// one: a customer room must never stay open to someone no longer linked.
+// one: a customer room must never stay open to someone no longer linked. An
+// invite that fails does not fail the event; it is retried later.
 func (m *Manager) UpdateCustomer(ctx context.Context, portal *database.Portal, cus *stripe.Customer) error {
+	// Serialised with RetryInvite, which must not re-invite a user this
+	// unlinks.
+	defer m.lock("portal:" + portal.AccountID + "/" + portal.CustomerID)()
 	log := zerolog.Ctx(ctx)
 	if name := roomName(cus); name != portal.Name {
 		if _, err := m.Bot.SetRoomName(ctx, portal.RoomID, name); err != nil {
@@ -295,20 +311,29 @@ func (m *Manager) UpdateCustomer(ctx context.Context, portal *database.Portal, c
 	if _, err := m.Bot.SetRoomTopic(ctx, portal.RoomID, m.roomTopic(portal.AccountID, cus)); err != nil {
 		return transient(fmt.Errorf("set room topic: %w", err))
 	}
-	if linked := m.linkedUser(ctx, cus); linked != portal.MatrixUserID {
-		if portal.MatrixUserID != "" {
-			_, err := m.Bot.KickUser(ctx, portal.RoomID, &mautrix.ReqKickUser{UserID: portal.MatrixUserID, Reason: "No longer linked to this Stripe customer"})
-			if err != nil {
-				log.Warn().Err(err).Msg("Failed to remove previously linked customer")
-			}
-		}
-		if linked != "" {
-			if _, err := m.Bot.InviteUser(ctx, portal.RoomID, &mautrix.ReqInviteUser{UserID: linked}); err != nil {
-				return transient(fmt.Errorf("invite linked customer: %w", err))
-			}
-		}
-		log.Info().Str("customer_id", portal.CustomerID).Msg("Customer's linked Matrix user changed")
-		portal.MatrixUserID = linked
+	linked := m.linkedUser(ctx, cus)
+	if linked == portal.MatrixUserID {
+		return m.DB.Portal.Upsert(ctx, portal)
 	}
-	return m.DB.Portal.Upsert(ctx, portal)
+	previous := portal.MatrixUserID
+	// Someone whose invite never went through has nothing to be kicked from
+	// (and Dendrite refuses to kick them).
+	if previous != "" && m.isInRoom(ctx, portal.RoomID, previous) {
+		_, err := m.Bot.KickUser(ctx, portal.RoomID, &mautrix.ReqKickUser{UserID: previous, Reason: "No longer linked to this Stripe customer"})
+		if err != nil {
+			log.Warn().Err(err).Str("room_id", portal.RoomID.String()).Str("user_id", previous.String()).
+				Str("customer_id", portal.CustomerID).Msg("Failed to remove previously linked customer")
+		}
+	}
+	log.Info().Str("customer_id", portal.CustomerID).Msg("Customer's linked Matrix user changed")
+	portal.MatrixUserID = linked
+	return m.storeAndInvite(ctx, portal.AccountID, portal.CustomerID, portal.RoomID, []id.UserID{linked}, func(ctx context.Context) error {
+		if previous != "" && !slices.Contains(m.Config.Bridge.InviteAgents[portal.AccountID], previous) {
+			// Their invite may still be waiting for a retry; it must never go out now.
+			if err := m.DB.Invite.Delete(ctx, portal.RoomID, previous); err != nil {
+				return err
+			}
+		}
+		return m.DB.Portal.Upsert(ctx, portal)
+	})
 }
