@@ -6,10 +6,10 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/stripe/stripe-go/v76"
 
+	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
@@ -489,24 +489,10 @@ func day(unix int64) string { return time.Unix(unix, 0).UTC().Format("2 Jan 2006
 
 func words(enum string) string { return strings.ReplaceAll(enum, "_", " ") }
 
-// esc backslash-escapes ASCII punctuation so Stripe-provided text (names,
-// nicknames, invoice numbers) cannot inject links or formatting, and drops
-// control characters that could fake new lines.
-func esc(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r < 128 && unicode.IsPunct(r) || r < 128 && unicode.IsSymbol(r):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
+// esc makes Stripe-provided text (names, nicknames, invoice numbers) safe
+// in the markdown reply: no links, formatting, line breaks, bidi overrides
+// or invisible characters; see usertext.Markdown.
+func esc(s string) string { return usertext.Markdown(s) }
 
 // link builds a markdown link, or "" without a URL. Only http(s) URLs are
 // linked; parentheses and spaces are percent-encoded so the URL cannot

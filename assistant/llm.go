@@ -14,6 +14,7 @@ import (
 
 	"github.com/stripe/stripe-go/v76"
 
+	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
@@ -97,12 +98,14 @@ func (e *Engine) llmReply(ctx context.Context, data Data, customerID, text strin
 }
 
 // finishReply strips the handoff marker and bounds the length. The model's
-// markdown is passed through as written.
+// markdown is passed through as written, minus bidi controls and invisible
+// characters (usertext.Strip): the model copies names from Stripe data, and
+// those may carry them.
 func finishReply(content *string) (string, bool, error) {
 	if content == nil {
 		return "", false, errLLM
 	}
-	reply := *content
+	reply := usertext.Strip(*content)
 	handoff := strings.Contains(reply, HandoffMarker)
 	reply = strings.TrimSpace(strings.ReplaceAll(reply, HandoffMarker, ""))
 	if reply == "" {

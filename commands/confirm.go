@@ -1,14 +1,17 @@
 package commands
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"maunium.net/go/mautrix/commands"
-	"maunium.net/go/mautrix/format"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
@@ -54,7 +57,7 @@ func (p *Processor) storeAction(ce *Event, command string, requester id.UserID, 
 	}
 	now := p.deps.now()
 	action := &database.PendingAction{
-		ID: actionID, RoomID: ce.RoomID, Requester: requester, Command: command, Parameters: raw,
+		ID: actionID, RoomID: ce.RoomID, Requester: requester, Command: command, Parameters: raw, CommandEventID: ce.ID,
 		Summary: summary, IdempotencyKey: key, CreatedAt: now, ExpiresAt: now.Add(window),
 	}
 	if err = p.deps.Actions.Insert(ce.Ctx, action); err != nil {
@@ -74,8 +77,8 @@ func (p *Processor) askConfirmation(ce *Event, portal *database.Portal, command,
 	}
 	actionID := action.ID
 	prefix := p.deps.Config.Bridge.CommandPrefix
-	prompt := fmt.Sprintf("%s\n\nReact ✅ to this message or send %s within %d minutes to go ahead. Only %s can confirm.",
-		summary, format.SafeMarkdownCode(prefix+" confirm"), int(confirmWindow.Minutes()), format.SafeMarkdownCode(ce.Sender))
+	prompt := fmt.Sprintf("%s\n\nReact ✅ to this message or send %s within %s to go ahead. Only %s can confirm.",
+		summary, code(prefix+" confirm"), durationWords(confirmWindow), code(ce.Sender))
 	promptID := ce.Respond(prompt, commands.ReplyOpts{AllowMarkdown: true, Reply: true, Extra: map[string]any{
 		commands.ReactionCommandsKey: map[string]any{"✅": prefix + " confirm " + actionID},
 	}})
@@ -98,49 +101,187 @@ func (p *Processor) confirmCommands() []*Command {
 	}}
 }
 
+// maxListedActions bounds the list a bare "confirm" shows when it is ambiguous.
+const maxListedActions = 5
+
 func (p *Processor) cmdConfirm(ce *Event) {
 	now := p.deps.now()
-	var action *database.PendingAction
-	var err error
-	if len(ce.Args) > 0 {
-		action, err = p.deps.Actions.Get(ce.Ctx, ce.Args[0])
-	} else {
-		action, err = p.deps.Actions.LatestPending(ce.Ctx, ce.RoomID, ce.Sender, now)
-	}
-	if err != nil {
-		ce.Log.Err(err).Msg("Failed to look up pending action")
-		ce.Reply("Could not read pending confirmations; please try again.")
+	action, ok := p.confirmTarget(ce, now)
+	if !ok {
 		return
 	}
-	if action == nil || action.RoomID != ce.RoomID {
-		ce.Reply("There is nothing waiting for your confirmation here.")
-		return
+	// The action this event confirms is fixed now and recorded with the
+	// event, so nothing delivered later can make it mean another one.
+	p.recordAction(ce, action.ID)
+	refuse := func(reply, why string, outcome database.AuditOutcome) {
+		p.audit(ce, &database.AuditEntry{Command: action.Command, Parameters: action.Parameters,
+			IdempotencyKey: action.IdempotencyKey, Outcome: outcome, Error: why})
+		ce.Reply("%s", reply)
 	}
 	if action.Requester != ce.Sender {
-		p.audit(ce, &database.AuditEntry{Command: action.Command, Parameters: action.Parameters,
-			IdempotencyKey: action.IdempotencyKey, Outcome: database.AuditDenied, Error: "confirmation by someone other than the requester"})
-		ce.Reply("Only %s can confirm this.", format.SafeMarkdownCode(action.Requester))
+		reply := fmt.Sprintf("Only %s can confirm this.", code(string(action.Requester)))
+		if action.Command == refundRequestCommand {
+			reply = p.refundRequestConfirmReply(ce, action)
+		}
+		refuse(reply, "confirmation by someone other than the requester", database.AuditDenied)
 		return
 	}
-	ok, err := p.deps.Actions.Resolve(ce.Ctx, action.ID, database.ActionConfirmed, now)
+	if withdrawn, checked := p.withdrawIfRedacted(ce, action); !checked {
+		return
+	} else if withdrawn {
+		action.State = database.ActionWithdrawn
+	}
+	resolved, err := p.deps.Actions.Resolve(ce.Ctx, action.ID, database.ActionConfirmed, now)
 	if err != nil {
 		ce.Log.Err(err).Msg("Failed to resolve pending action")
 		ce.Reply("Could not confirm; please try again.")
 		return
 	}
-	if !ok {
+	if !resolved {
+		// Re-read: the state may have changed since confirmTarget looked.
+		if fresh, err := p.deps.Actions.Get(ce.Ctx, action.ID); err == nil && fresh != nil {
+			action = fresh
+		}
 		switch {
 		case action.State == database.ActionConfirmed:
-			// A second confirmation, or the same one delivered twice.
-			ce.Reply("That was already confirmed; nothing more was done.")
-		case !now.Before(action.ExpiresAt) || action.State == database.ActionExpired:
-			ce.Reply("That confirmation expired. Run the command again if you still want it.")
+			refuse("That was already confirmed; nothing more was done.", "already confirmed", database.AuditDenied)
+		case action.State == database.ActionWithdrawn:
+			refuse("That request was withdrawn (its message was deleted), so nothing was done.", "confirmation of a redacted command", database.AuditDenied)
+		case action.State == database.ActionExpired || !now.Before(action.ExpiresAt):
+			refuse("That confirmation expired. Run the command again if you still want it.", "confirmation after expiry", database.AuditExpired)
 		default:
-			ce.Reply("That was already confirmed or cancelled; nothing more was done.")
+			refuse("That was already cancelled; nothing was done.", "confirmation of a cancelled action", database.AuditDenied)
 		}
 		return
 	}
 	p.execute(ce, action)
+}
+
+// confirmTarget is the one action a confirm means: the act_ id it names,
+// else the prompt it replies to, else the sender's only waiting action here.
+// With several waiting it never guesses; it lists them and asks. On false
+// the user has been told why.
+func (p *Processor) confirmTarget(ce *Event, now time.Time) (*database.PendingAction, bool) {
+	var action *database.PendingAction
+	var err error
+	replyTo := ce.Event.Content.AsMessage().RelatesTo.GetReplyTo()
+	switch {
+	case len(ce.Args) > 0:
+		action, err = p.deps.Actions.Get(ce.Ctx, ce.Args[0])
+	case replyTo != "":
+		action, err = p.deps.Actions.GetByPrompt(ce.Ctx, ce.RoomID, replyTo)
+	default:
+		var waiting []*database.PendingAction
+		waiting, err = p.deps.Actions.ListPending(ce.Ctx, ce.RoomID, ce.Sender, now, maxListedActions+1)
+		if err == nil && len(waiting) > 1 {
+			p.askWhichAction(ce, waiting)
+			return nil, false
+		} else if len(waiting) == 1 {
+			action = waiting[0]
+		}
+	}
+	if err != nil {
+		ce.Log.Err(err).Msg("Failed to look up pending action")
+		ce.Reply("Could not read pending confirmations; please try again.")
+		return nil, false
+	}
+	if action == nil || action.RoomID != ce.RoomID {
+		ce.Reply("There is nothing waiting for your confirmation here.")
+		return nil, false
+	}
+	return action, true
+}
+
+func (p *Processor) askWhichAction(ce *Event, waiting []*database.PendingAction) {
+	prefix := p.deps.Config.Bridge.CommandPrefix
+	var b strings.Builder
+	fmt.Fprintf(&b, "You have %d writes waiting here. Say which one to go ahead with:\n\n", len(waiting))
+	for i, action := range waiting {
+		if i == maxListedActions {
+			b.WriteString("- …and more; older ones expire on their own.\n")
+			break
+		}
+		fmt.Fprintf(&b, "- %s — %s\n", code(prefix+" confirm "+action.ID), oneLine(action.Summary))
+	}
+	b.WriteString("\nOr react ✅ to the prompt you mean.")
+	ce.Reply("%s", b.String())
+}
+
+// oneLine is the first line of a stored summary, for lists.
+func oneLine(summary string) string {
+	first, _, _ := strings.Cut(summary, "\n")
+	return first
+}
+
+// recordAction ties the confirming event to its action in processed_event.
+func (p *Processor) recordAction(ce *Event, actionID string) {
+	if p.deps.Processed == nil {
+		return
+	}
+	if err := p.deps.Processed.SetAction(ce.Ctx, ce.ID, actionID); err != nil {
+		ce.Log.Warn().Err(err).Str("action_id", actionID).Msg("Failed to record which action an event resolved")
+	}
+}
+
+// withdrawIfRedacted withdraws a pending action whose command or prompt has
+// been redacted. Homeservers need not push redactions to appservices
+// (Dendrite does not), so this asks the homeserver when the action is
+// used; Withdraw handles the redactions that do arrive. checked is false
+// when the homeserver could not say: the user has been told to retry, and
+// the action must not run.
+func (p *Processor) withdrawIfRedacted(ce *Event, action *database.PendingAction) (withdrawn, checked bool) {
+	if p.deps.EventRedacted == nil || action.State != database.ActionPending {
+		return false, true
+	}
+	for _, evtID := range []id.EventID{action.CommandEventID, action.PromptEventID} {
+		if evtID == "" {
+			continue
+		}
+		redacted, err := p.deps.EventRedacted(ce.Ctx, action.RoomID, evtID)
+		if err != nil {
+			ce.Log.Err(err).Str("action_id", action.ID).Msg("Failed to check whether a command was redacted")
+			ce.Reply("Could not check that request just now; please try again.")
+			return false, false
+		}
+		if redacted {
+			if _, err = p.deps.Actions.Resolve(ce.Ctx, action.ID, database.ActionWithdrawn, p.deps.now()); err != nil {
+				ce.Log.Err(err).Str("action_id", action.ID).Msg("Failed to withdraw action")
+			}
+			return true, true
+		}
+	}
+	return false, true
+}
+
+// Withdraw cancels the action whose command or prompt was redacted, so it
+// can no longer be confirmed. It reports whether there was one.
+func (p *Processor) Withdraw(ctx context.Context, roomID id.RoomID, redacted id.EventID, by id.UserID) bool {
+	log := zerolog.Ctx(ctx)
+	actionID, _ := actionKeys(redacted)
+	action, err := p.deps.Actions.Get(ctx, actionID)
+	if err == nil && (action == nil || action.RoomID != roomID) {
+		action, err = p.deps.Actions.GetByPrompt(ctx, roomID, redacted)
+	}
+	if err != nil {
+		log.Err(err).Msg("Failed to look up the action of a redacted event")
+		return false
+	}
+	if action == nil || action.RoomID != roomID {
+		return false
+	}
+	withdrawn, err := p.deps.Actions.Resolve(ctx, action.ID, database.ActionWithdrawn, p.deps.now())
+	if err != nil {
+		log.Err(err).Str("action_id", action.ID).Msg("Failed to withdraw action")
+		return false
+	}
+	if withdrawn {
+		log.Info().Str("action_id", action.ID).Str("command", action.Command).Msg("Action withdrawn: its message was redacted")
+		// The redaction is the event here; audit needs only its sender and room.
+		redaction := &Event{Event: &event.Event{Sender: by, RoomID: roomID}, Ctx: ctx, Log: log}
+		p.audit(redaction, &database.AuditEntry{Command: action.Command, Parameters: action.Parameters,
+			IdempotencyKey: action.IdempotencyKey, Outcome: database.AuditCancelled, Error: "withdrawn: its message was redacted"})
+	}
+	return withdrawn
 }
 
 // execute runs a confirmed action with its stored idempotency key.

@@ -4,41 +4,25 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"maunium.net/go/mautrix/format"
 
+	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // dateLayout is how every reply shows a day.
 const dateLayout = "2 Jan 2006"
 
-// plain makes free text from Stripe (names, descriptions, emails) safe to
-// put in a markdown reply: every ASCII punctuation character is
-// backslash-escaped, which CommonMark turns back into the literal character
-// and goldmark then HTML-escapes, so neither markdown (`*bold*`, links) nor
-// HTML (`<script>`) in a customer's name can shape the message. Line breaks
-// and other control characters become spaces, so a value stays on its line.
-func plain(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + len(s)/4)
-	for _, r := range s {
-		switch {
-		case r < 0x80 && unicode.IsPunct(r) || r < 0x80 && unicode.IsSymbol(r):
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
-			b.WriteByte(' ')
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return strings.TrimSpace(b.String())
-}
+// plain makes free text from Stripe or a user (names, descriptions,
+// emails, reasons) safe to put in a markdown reply; see usertext.Markdown.
+// The name stays because every reply uses it.
+func plain(s string) string { return usertext.Markdown(s) }
 
-// code shows an id or other token verbatim.
-func code(s string) string { return format.SafeMarkdownCode(s) }
+// code shows an id or other token verbatim, minus what usertext.Clean
+// removes: ids are often echoed from what a user typed, and a bidi override
+// inside a code span reorders it just the same.
+func code[T ~string](s T) string { return format.SafeMarkdownCode(usertext.Clean(string(s))) }
 
 // money formats minor units in their currency.
 func money(amount int64, currency string) string {

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"maunium.net/go/mautrix/format"
-
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
@@ -52,7 +50,7 @@ func (p *Processor) cmdHelp(ce *Event) {
 		if cmd.Args != "" {
 			name += " " + cmd.Args
 		}
-		fmt.Fprintf(&b, "* %s — %s\n", format.SafeMarkdownCode(name), cmd.Help)
+		fmt.Fprintf(&b, "* %s — %s\n", code(name), cmd.Help)
 	}
 	ce.Reply("%s", b.String())
 }
@@ -75,11 +73,11 @@ func cmdPing(ce *Event) {
 		cancel()
 		if err != nil {
 			ce.Log.Warn().Err(err).Str("account", client.Alias).Msg("Stripe ping failed")
-			fmt.Fprintf(&b, "* %s: %s\n", format.SafeMarkdownCode(client.Alias), stripeapi.Describe(err))
+			fmt.Fprintf(&b, "* %s: %s\n", code(client.Alias), stripeapi.Describe(err))
 			continue
 		}
-		fmt.Fprintf(&b, "* %s: reachable as %s in %d ms\n", format.SafeMarkdownCode(client.Alias),
-			format.SafeMarkdownCode(acct.ID), time.Since(start).Milliseconds())
+		fmt.Fprintf(&b, "* %s: reachable as %s in %d ms\n", code(client.Alias),
+			code(acct.ID), time.Since(start).Milliseconds())
 	}
 	ce.Reply("%s", b.String())
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"maunium.net/go/mautrix/format"
-
 	"github.com/matrix-stripe/matrix-stripe/config"
 )
 
@@ -40,8 +38,8 @@ func cmdFailed(ce *Event) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d failed event(s) (newest %d shown):\n\n", len(failed), failedListLimit)
 	for _, evt := range failed {
-		fmt.Fprintf(&b, "* %s %s (%s): %s\n", format.SafeMarkdownCode(evt.ID), format.SafeMarkdownCode(evt.Type),
-			format.SafeMarkdownCode(evt.AccountID), format.SafeMarkdownCode(evt.LastError))
+		fmt.Fprintf(&b, "* %s %s (%s): %s\n", code(evt.ID), code(evt.Type),
+			code(evt.AccountID), code(evt.LastError))
 	}
 	b.WriteString("\nUse `retry <evt_…>` to queue one again.")
 	ce.Reply("%s", b.String())
@@ -58,9 +56,9 @@ func cmdRetry(ce *Event) {
 		ce.Log.Err(err).Msg("Failed to requeue event")
 		ce.Reply("Could not requeue the event; please try again.")
 	case !ok:
-		ce.Reply("%s is not a failed event.", format.SafeMarkdownCode(ce.Args[0]))
+		ce.Reply("%s is not a failed event.", code(ce.Args[0]))
 	default:
 		ce.Log.Info().Str("stripe_event_id", ce.Args[0]).Msg("Failed event requeued")
-		ce.Reply("Queued %s for delivery again.", format.SafeMarkdownCode(ce.Args[0]))
+		ce.Reply("Queued %s for delivery again.", code(ce.Args[0]))
 	}
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix/commands"
-	"maunium.net/go/mautrix/format"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -32,8 +31,8 @@ func managementCommands() []*Command {
 			Help: "Open (or create) a customer's room and invite you", Func: cmdOpen},
 		{Name: "sync", Role: config.RoleAdmin, Scope: ManagementOnly, Args: "[account]",
 			Help: "Create rooms for every customer of an account", Func: cmdSync},
-		{Name: "audit", Role: config.RoleAgent, Scope: ManagementOnly, Args: "[cus_…] [n]",
-			Help: "Recent writes and refused writes", Func: cmdAudit},
+		{Name: "audit", Role: config.RoleAgent, Scope: ManagementOnly, Args: "[cus_…|object id] [n]",
+			Help: "Recent writes and refused writes (of a customer, or about one object)", Func: cmdAudit},
 	}
 }
 
@@ -47,7 +46,7 @@ func modeWord(live bool) string {
 func cmdAccounts(ce *Event) {
 	var b strings.Builder
 	for _, acct := range ce.Meta.Config.Stripe.Accounts {
-		fmt.Fprintf(&b, "* %s — %s (%s mode)", format.SafeMarkdownCode(acct.Alias), plain(acct.DisplayName), modeWord(acct.Livemode))
+		fmt.Fprintf(&b, "* %s — %s (%s mode)", code(acct.Alias), plain(acct.DisplayName), modeWord(acct.Livemode))
 		health, err := ce.Meta.Inbox.Health(ce.Ctx, acct.Alias)
 		switch {
 		case err != nil:
@@ -103,22 +102,23 @@ func findCustomers(ce *Event, query string) ([]found, []string) {
 func queryArg(ce *Event, usage string) (string, bool) {
 	query := strings.TrimSpace(ce.RawArgs)
 	if query == "" {
-		ce.Reply("Usage: %s", format.SafeMarkdownCode(usage))
+		ce.Reply("Usage: %s", code(usage))
 		return "", false
 	}
 	return query, true
 }
 
 func describeHit(h found) string {
-	name := h.cus.Name
+	// A name of nothing but invisible characters is no name.
+	name := plain(h.cus.Name)
 	if name == "" {
 		name = "(no name)"
 	}
-	line := fmt.Sprintf("%s %s", format.SafeMarkdownCode(h.cus.ID), plain(name))
-	if h.cus.Email != "" {
-		line += " <" + plain(h.cus.Email) + ">"
+	line := code(h.cus.ID) + " " + name
+	if email := plain(h.cus.Email); email != "" {
+		line += " <" + email + ">"
 	}
-	return line + " — " + format.SafeMarkdownCode(h.alias)
+	return line + " — " + code(h.alias)
 }
 
 func cmdSearch(ce *Event) {
@@ -166,7 +166,7 @@ func cmdOpen(ce *Event) {
 	portal, err := ce.Meta.OpenRoom(ce.Ctx, hit.alias, hit.cus.ID, ce.Sender)
 	if err != nil {
 		ce.Log.Err(err).Str("customer_id", hit.cus.ID).Msg("Failed to open customer room")
-		ce.Reply("Could not open the room for %s; please try again.", format.SafeMarkdownCode(hit.cus.ID))
+		ce.Reply("Could not open the room for %s; please try again.", code(hit.cus.ID))
 		return
 	}
 	ce.Reply("Invited you to the room of %s: https://matrix.to/#/%s", plain(portal.Name), portal.RoomID)
@@ -177,7 +177,7 @@ func cmdSync(ce *Event) {
 	if len(ce.Args) > 0 {
 		acct := ce.Meta.Config.Account(ce.Args[0])
 		if acct == nil {
-			ce.Reply("%s is not a configured account. See `accounts`.", format.SafeMarkdownCode(ce.Args[0]))
+			ce.Reply("%s is not a configured account. See `accounts`.", code(ce.Args[0]))
 			return
 		}
 		accounts = []config.AccountConfig{*acct}
@@ -222,7 +222,7 @@ func cmdSync(ce *Event) {
 		})
 		if err != nil {
 			ce.Log.Err(err).Str("account", acct.Alias).Msg("Sync stopped")
-			ce.Reply("Sync of %s stopped: %s", format.SafeMarkdownCode(acct.Alias), stripeapi.Describe(err))
+			ce.Reply("Sync of %s stopped: %s", code(acct.Alias), stripeapi.Describe(err))
 		}
 	}
 	report(true)
@@ -231,56 +231,41 @@ func cmdSync(ce *Event) {
 func cmdAudit(ce *Event) {
 	limit := auditLimit
 	args := ce.Args
-	var customerID string
-	if len(args) > 0 && strings.HasPrefix(args[0], "cus_") {
-		customerID, args = args[0], args[1:]
+	var customerID, objectID string
+	if len(args) > 0 {
+		if strings.HasPrefix(args[0], "cus_") {
+			customerID, args = args[0], args[1:]
+		} else if _, ok := objectNoun(args[0]); ok {
+			objectID, args = args[0], args[1:]
+		}
 	}
 	if len(args) > 0 {
 		n, err := strconv.Atoi(args[0])
 		if err != nil || n < 1 || n > 100 || len(args) > 1 {
-			ce.Reply("Usage: `audit [cus_…] [n]` with n from 1 to 100.")
+			ce.Reply("Usage: `audit [cus_…|object id] [n]` with n from 1 to 100; an object id starts with %s.", acceptedPrefixes)
 			return
 		}
 		limit = n
 	}
 	var entries []*database.AuditEntry
 	var err error
-	if customerID != "" {
-		// Customer ids are unique per account; look in each.
-		for _, acct := range ce.Meta.Config.Stripe.Accounts {
-			found, ferr := ce.Meta.Audit.ListByCustomer(ce.Ctx, acct.Alias, customerID, limit)
-			if ferr != nil {
-				err = ferr
-				break
-			}
-			entries = append(entries, found...)
-		}
-	} else {
-		entries, err = ce.Meta.Audit.ListRecent(ce.Ctx, limit)
-	}
+	entries, err = auditFor(ce.Ctx, ce.Meta, customerID, objectID, limit)
 	if err != nil {
 		ce.Log.Err(err).Msg("Failed to read audit log")
 		ce.Reply("Could not read the audit log; please try again.")
 		return
 	}
 	if len(entries) == 0 {
-		ce.Reply("Nothing in the audit log yet.")
+		if about := customerID + objectID; about != "" {
+			ce.Reply("Nothing in the audit log about %s.", code(about))
+		} else {
+			ce.Reply("Nothing in the audit log yet.")
+		}
 		return
 	}
 	var b strings.Builder
 	for _, e := range entries {
-		fmt.Fprintf(&b, "* %s %s ran %s", e.Timestamp.UTC().Format("2 Jan 15:04"), format.SafeMarkdownCode(e.Actor), format.SafeMarkdownCode(e.Command))
-		if e.TargetObject != "" {
-			fmt.Fprintf(&b, " on %s", format.SafeMarkdownCode(e.TargetObject))
-		}
-		if e.CustomerID != "" {
-			fmt.Fprintf(&b, " for %s", format.SafeMarkdownCode(e.CustomerID))
-		}
-		fmt.Fprintf(&b, ": **%s**", e.Outcome)
-		if e.Error != "" {
-			b.WriteString(" — " + plain(e.Error))
-		}
-		b.WriteString("\n")
+		b.WriteString(auditLine(e) + "\n")
 	}
 	ce.Reply("%s", b.String())
 }

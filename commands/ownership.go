@@ -24,16 +24,42 @@ var ErrInvalidID = errors.New("not a Stripe object id")
 const acceptedPrefixes = "`in_` (invoice), `ch_` (charge), `pi_` (payment), `sub_` (subscription), `re_` (refund) or `dp_` (dispute)"
 
 // targetError is a refusal whose Error() is the sentence for the room and
-// whose identity (errors.Is) is one of the sentinels above. Nothing else is
-// carried, not even the Stripe error behind a 404: two refusals of one kind
-// are equal in every way a caller could inspect.
+// whose identity (errors.Is) is one of the sentinels above. What the room
+// may learn stops there: the Stripe error behind a 404 is not carried, and a
+// missing object and another customer's give the same sentence and sentinel.
+// The two differ only in what the audit log needs (why, and whose object),
+// kept in unexported fields that only auditedRefusal reads, so nothing that
+// formats or compares the error can show them.
 type targetError struct {
 	sentence string
 	sentinel error
+	// reason is the admin's word for the refusal ("no such object",
+	// "object belongs to another customer"); owner is that other customer.
+	reason string
+	owner  string
 }
 
 func (e *targetError) Error() string        { return e.sentence }
 func (e *targetError) Is(target error) bool { return target == e.sentinel }
+
+// Why an object was refused, as the audit log says it.
+const (
+	refusedMissing = "no such object"
+	refusedForeign = "object belongs to another customer"
+	refusedOrphan  = "object belongs to no customer"
+	refusedInvalid = "not a Stripe object id"
+)
+
+// auditedRefusal is what the audit log records about err: the reason and,
+// for another customer's object, its owner. ok is false for errors that are
+// not an ownership refusal (a Stripe outage, a state check).
+func auditedRefusal(err error) (reason, owner string, ok bool) {
+	var te *targetError
+	if !errors.As(err, &te) || te.reason == "" {
+		return "", "", false
+	}
+	return te.reason, te.owner, true
+}
 
 // objectNoun names the kind of object an id refers to, by its prefix.
 func objectNoun(objectID string) (string, bool) {
@@ -73,11 +99,17 @@ func validIDBody(s string) bool {
 }
 
 func notFound(noun string) error {
-	return &targetError{sentence: "No such " + noun + " for this customer.", sentinel: ErrNotFound}
+	return refusedObject(noun, refusedMissing, "")
+}
+
+// refusedObject is the room's "No such …" for every object the room's
+// customer does not own, with the reason and owner kept for the audit log.
+func refusedObject(noun, reason, owner string) error {
+	return &targetError{sentence: "No such " + noun + " for this customer.", sentinel: ErrNotFound, reason: reason, owner: owner}
 }
 
 func invalidID() error {
-	return &targetError{sentence: "That is not an id I can look up: use one that starts with " + acceptedPrefixes + ".", sentinel: ErrInvalidID}
+	return &targetError{sentence: "That is not an id I can look up: use one that starts with " + acceptedPrefixes + ".", sentinel: ErrInvalidID, reason: refusedInvalid}
 }
 
 // Owned fetches the object objectID names and returns it (*stripe.Invoice,
@@ -95,33 +127,42 @@ func Owned(ctx context.Context, api CustomerAPI, customerID, objectID string) (a
 	if customerID == "" {
 		return nil, notFound(noun)
 	}
-	owns := func(c *stripe.Customer) bool { return c != nil && c.ID == customerID }
 	switch noun {
 	case "invoice":
 		inv, err := api.Invoice(ctx, objectID)
-		return checkOwned(inv, err, noun, func() bool { return !inv.Deleted && owns(inv.Customer) })
+		if err == nil && inv != nil && inv.Deleted {
+			inv = nil // a deleted draft is gone, whoever had it
+		}
+		return checkOwned(inv, err, noun, customerID, func() *stripe.Customer { return inv.Customer })
 	case "charge":
 		ch, err := api.Charge(ctx, objectID)
-		return checkOwned(ch, err, noun, func() bool { return owns(ch.Customer) })
+		return checkOwned(ch, err, noun, customerID, func() *stripe.Customer { return ch.Customer })
 	case "payment":
 		pi, err := api.PaymentIntent(ctx, objectID)
-		return checkOwned(pi, err, noun, func() bool { return owns(pi.Customer) })
+		return checkOwned(pi, err, noun, customerID, func() *stripe.Customer { return pi.Customer })
 	case "subscription":
 		sub, err := api.Subscription(ctx, objectID)
-		return checkOwned(sub, err, noun, func() bool { return owns(sub.Customer) })
+		return checkOwned(sub, err, noun, customerID, func() *stripe.Customer { return sub.Customer })
 	case "refund":
 		re, err := api.Refund(ctx, objectID)
 		if err == nil && re != nil {
 			err = fillCharge(ctx, api, &re.Charge)
 		}
-		return checkOwned(re, err, noun, func() bool { return re.Charge != nil && owns(re.Charge.Customer) })
+		return checkOwned(re, err, noun, customerID, func() *stripe.Customer { return chargeCustomer(re.Charge) })
 	default: // "dispute", the last kind objectNoun knows
 		dp, err := api.Dispute(ctx, objectID)
 		if err == nil && dp != nil {
 			err = fillCharge(ctx, api, &dp.Charge)
 		}
-		return checkOwned(dp, err, noun, func() bool { return dp.Charge != nil && owns(dp.Charge.Customer) })
+		return checkOwned(dp, err, noun, customerID, func() *stripe.Customer { return chargeCustomer(dp.Charge) })
 	}
+}
+
+func chargeCustomer(ch *stripe.Charge) *stripe.Customer {
+	if ch == nil {
+		return nil
+	}
+	return ch.Customer
 }
 
 // fillCharge fetches a refund's or dispute's charge when the API did not
@@ -142,14 +183,22 @@ func fillCharge(ctx context.Context, api CustomerAPI, ch **stripe.Charge) error 
 	return nil
 }
 
-func checkOwned[T any](obj *T, err error, noun string, owned func() bool) (any, error) {
+// checkOwned returns obj if owner() is customerID. Every other case is the
+// same "No such …" for the room; only the audit log learns which it was.
+func checkOwned[T any](obj *T, err error, noun, customerID string, owner func() *stripe.Customer) (any, error) {
 	switch {
 	case err != nil && isMissing(err):
 		return nil, notFound(noun)
 	case err != nil:
 		return nil, fmt.Errorf("retrieve %s: %w", noun, err)
-	case obj == nil || !owned():
+	case obj == nil:
 		return nil, notFound(noun)
+	}
+	switch c := owner(); {
+	case c == nil || c.ID == "":
+		return nil, refusedObject(noun, refusedOrphan, "")
+	case c.ID != customerID:
+		return nil, refusedObject(noun, refusedForeign, c.ID)
 	}
 	return obj, nil
 }

@@ -19,7 +19,6 @@ import (
 	"maunium.net/go/mautrix"
 	mcmd "maunium.net/go/mautrix/commands"
 	"maunium.net/go/mautrix/event"
-	"maunium.net/go/mautrix/format"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
@@ -73,6 +72,12 @@ type Deps struct {
 	Actions PendingActions
 	// Conversations updates a customer room's conversation state and assignee.
 	Conversations ConversationStore
+	// Processed remembers which action a confirming event resolved; nil in
+	// tests that do not look.
+	Processed ProcessedEvents
+	// EventRedacted asks the homeserver whether an event was redacted; nil
+	// skips the check (tests without a homeserver).
+	EventRedacted func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (bool, error)
 	// Now is the clock (tests set it); nil means time.Now.
 	Now func() time.Time
 }
@@ -82,6 +87,7 @@ type AuditLog interface {
 	Insert(ctx context.Context, entry *database.AuditEntry) error
 	ListByCustomer(ctx context.Context, accountID, customerID string, limit int) ([]*database.AuditEntry, error)
 	ListRecent(ctx context.Context, limit int) ([]*database.AuditEntry, error)
+	ListByTarget(ctx context.Context, objectID string, limit int) ([]*database.AuditEntry, error)
 }
 
 // PendingActions stores confirmations for writes.
@@ -89,8 +95,15 @@ type PendingActions interface {
 	Insert(ctx context.Context, action *database.PendingAction) error
 	Get(ctx context.Context, actionID string) (*database.PendingAction, error)
 	LatestPending(ctx context.Context, roomID id.RoomID, requester id.UserID, now time.Time) (*database.PendingAction, error)
+	ListPending(ctx context.Context, roomID id.RoomID, requester id.UserID, now time.Time, limit int) ([]*database.PendingAction, error)
+	GetByPrompt(ctx context.Context, roomID id.RoomID, promptEventID id.EventID) (*database.PendingAction, error)
 	SetPromptEvent(ctx context.Context, actionID string, promptEventID id.EventID) error
 	Resolve(ctx context.Context, actionID string, state database.PendingActionState, now time.Time) (bool, error)
+}
+
+// ProcessedEvents is the record of events the bridge acted on (each once).
+type ProcessedEvents interface {
+	SetAction(ctx context.Context, eventID id.EventID, actionID string) error
 }
 
 func (d *Deps) now() time.Time {
@@ -151,7 +164,7 @@ func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 	p.proc.Unregister(p.proc.GetHandler(mcmd.UnknownCommandName))
 	p.proc.Register(&Handler{Name: mcmd.UnknownCommandName, Func: p.safe(nil, func(ce *Event) {
 		ce.Reply("Unknown command %s. Send %s to see what you can do.",
-			format.SafeMarkdownCode(ce.Command), format.SafeMarkdownCode(prefix+" help"))
+			code(ce.Command), code(prefix+" help"))
 	})})
 	p.Register(generalCommands(p)...)
 	p.Register(inboxCommands()...)
@@ -182,10 +195,10 @@ func (p *Processor) Handle(ctx context.Context, evt *event.Event) {
 func (p *Processor) allowed(ce *Event, cmd *Command) (bool, string) {
 	// Role first: someone who may not run a command learns nothing more.
 	if !p.deps.Role(ce.Ctx, ce.RoomID, ce.Sender).AtLeast(cmd.Role) {
-		return false, fmt.Sprintf("You don't have permission to use %s.", format.SafeMarkdownCode(cmd.Name))
+		return false, fmt.Sprintf("You don't have permission to use %s.", code(cmd.Name))
 	}
 	if cmd.Scope == ManagementOnly && !p.deps.IsManagementRoom(ce.Ctx, ce.Sender, ce.RoomID) {
-		return false, fmt.Sprintf("%s only works in your management room (a direct chat with me).", format.SafeMarkdownCode(cmd.Name))
+		return false, fmt.Sprintf("%s only works in your management room (a direct chat with me).", code(cmd.Name))
 	}
 	return true, ""
 }

@@ -133,13 +133,14 @@ func cmdSummary(r *readCtx) {
 	subs, open = ownedOnly(id, subs, subscriptionOwner), ownedOnly(id, open, invoiceOwner)
 	charges = ownedOnly(id, charges, chargeOwner)
 	var b strings.Builder
-	name := cus.Name
+	// A name of nothing but invisible characters is no name.
+	name := plain(cus.Name)
 	if name == "" {
 		name = "Customer"
 	}
-	fmt.Fprintf(&b, "**%s**", plain(name))
-	if cus.Email != "" {
-		fmt.Fprintf(&b, " · %s", plain(cus.Email))
+	fmt.Fprintf(&b, "**%s**", name)
+	if email := plain(cus.Email); email != "" {
+		fmt.Fprintf(&b, " · %s", email)
 	}
 	b.WriteString("\n\n")
 	fmt.Fprintf(&b, "* Balance: %s\n", balanceText(cus.Balance, string(cus.Currency)))

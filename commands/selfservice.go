@@ -49,8 +49,7 @@ func (p *Processor) selfServiceAllowed(ce *Event, enabled bool, command, what st
 	}
 	why := fmt.Sprintf("%s is switched off on this bridge, so you can't %s yourself. Ask in this room and an agent will help.", code(command), what)
 	if write {
-		params, _ := json.Marshal(ce.Args)
-		p.audit(ce, &database.AuditEntry{Command: command, Parameters: params, Outcome: database.AuditDenied, Error: "self-service policy off"})
+		p.deps.auditDenied(ce, command, "", "self-service policy off")
 	}
 	ce.Reply("%s", why)
 	return false
@@ -114,15 +113,20 @@ func scheduleRedaction(ce *Event, eventID id.EventID, after time.Duration) {
 	})
 }
 
-// durationWords says a link lifetime the way people do ("10 minutes").
+// durationWords says a duration the way people do, number included, so it
+// reads right after "in" or "within": "1 minute", "10 minutes", "2 hours",
+// "90 seconds". Less than a second still says "1 second", never "0".
 func durationWords(d time.Duration) string {
+	count := func(n int64, one, many string) string {
+		return fmt.Sprintf("%d %s", n, pluralize(int(n), one, many))
+	}
 	switch {
 	case d >= time.Hour && d%time.Hour == 0:
-		return pluralize(int(d/time.Hour), "hour", "hours")
+		return count(int64(d/time.Hour), "hour", "hours")
 	case d >= time.Minute && d%time.Minute == 0:
-		return pluralize(int(d/time.Minute), "minute", "minutes")
+		return count(int64(d/time.Minute), "minute", "minutes")
 	default:
-		return pluralize(int(d.Round(time.Second)/time.Second), "second", "seconds")
+		return count(max(1, int64(d.Round(time.Second)/time.Second)), "second", "seconds")
 	}
 }
 
@@ -147,6 +151,9 @@ func (p *Processor) cmdPay(ce *Event) {
 	}
 	obj, err := Owned(ce.Ctx, api, portal.CustomerID, target)
 	if err != nil {
+		// pay changes nothing, but a customer trying other customers'
+		// invoice ids is exactly what an admin must be able to see.
+		auditTargetRefusal(ce, target, err)
 		ce.Reply("%s", errorSentence(err))
 		return
 	}
@@ -178,7 +185,9 @@ func (p *Processor) cmdSelfCancel(ce *Event) {
 	}
 	if len(ce.Args) > 0 {
 		// The customer form takes no id: it acts on the room's only active
-		// subscription, so nothing typed can point it elsewhere.
+		// subscription, so nothing typed can point it elsewhere. Naming one
+		// anyway is audited: it may be someone else's.
+		p.deps.auditDenied(ce, "cancel", typedObject(ce.Args[0]), "self-service cancel takes no id")
 		ce.Reply("Usage: `cancel` — cancels your subscription at the end of the current period.")
 		return
 	}
@@ -193,6 +202,16 @@ func (p *Processor) cmdSelfCancel(ce *Event) {
 	summary := fmt.Sprintf("**Cancel subscription** %s (%s) at the end of the current period, on %s. It stays active until then and will not renew.",
 		code(sub.ID), subscriptionText(sub), day(sub.CurrentPeriodEnd))
 	p.askConfirmation(ce, portal, selfCancelCommand, sub.ID, selfCancelParams{SubscriptionID: sub.ID}, summary)
+}
+
+// typedObject is arg when it has the shape of a Stripe id (prefix_body),
+// for the audit log's target column; anything else stays in the parameters.
+func typedObject(arg string) string {
+	prefix, body, ok := strings.Cut(arg, "_")
+	if !ok || prefix == "" || !validIDBody(prefix) || !validIDBody(body) {
+		return ""
+	}
+	return arg
 }
 
 // onlyLiveSubscription is the customer's one active subscription. The
@@ -231,6 +250,9 @@ func (p *Processor) cmdSelfChangePlan(ce *Event) {
 		return
 	}
 	if len(ce.Args) != 1 || !slices.Contains(bridge.Plans, ce.Args[0]) {
+		if len(ce.Args) == 1 {
+			p.deps.auditDenied(ce, "change-plan", typedObject(ce.Args[0]), "plan not offered for self-service")
+		}
 		plans := make([]string, len(bridge.Plans))
 		for i, plan := range bridge.Plans {
 			plans[i] = code(plan)

@@ -174,7 +174,7 @@ func TestRefundRequestApproveConfirm(t *testing.T) {
 		t.Error("redelivered request was answered again")
 	}
 	// The customer can neither confirm nor approve their own request.
-	env.want(t, customer, "$self", "!stripe confirm "+mustActionID("$rq1"), "Only")
+	env.want(t, customer, "$self", "!stripe confirm "+mustActionID("$rq1"), "waiting for an agent")
 	env.want(t, customer, "$self2", "!stripe approve", "permission")
 	env.want(t, agent, "$ap1", "!stripe approve", "Refund $50.00")
 	env.want(t, agent, "$ap2", "!stripe approve "+mustActionID("$rq1"), "already approved")

@@ -2,10 +2,9 @@ package commands
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
-
-	"maunium.net/go/mautrix/format"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -68,11 +67,17 @@ func (p *Processor) cmdCredit(ce *Event) {
 		return
 	}
 	params := creditParams{Amount: amount, Currency: currency, Note: strings.Join(ce.Args[1:], " ")}
+	raw, _ := json.Marshal(params)
+	if !p.withinCeiling(ce, "credit", params.Amount, params.Currency, &database.AuditEntry{
+		AccountID: portal.AccountID, CustomerID: portal.CustomerID, Command: "credit", TargetObject: portal.CustomerID, Parameters: raw,
+	}) {
+		return
+	}
 	summary := fmt.Sprintf("**Credit %s** to %s's balance: it goes from %s to %s and pays towards their next invoices automatically. No money is moved to their card.",
-		stripeapi.FormatAmount(amount, currency), format.SafeMarkdownCode(portal.Name),
+		stripeapi.FormatAmount(amount, currency), code(portal.Name),
 		balanceWords(cus.Balance, currency), balanceWords(cus.Balance-amount, currency))
 	if params.Note != "" {
-		summary += " Note: " + format.SafeMarkdownCode(params.Note) + "."
+		summary += " Note: " + code(params.Note) + "."
 	}
 	p.askConfirmation(ce, portal, "credit", portal.CustomerID, params, summary)
 }
@@ -81,6 +86,9 @@ func (p *Processor) runCredit(ce *Event, portal *database.Portal, api CustomerAP
 	var params creditParams
 	if err := json.Unmarshal(action.Parameters, &params); err != nil {
 		return "Could not read the confirmed credit; nothing was changed.", "", "", err
+	}
+	if why := p.overCeiling("credit", params.Amount, params.Currency); why != "" {
+		return why + " No credit was added.", portal.CustomerID, "", errOverCeiling
 	}
 	txn, err := api.AdjustBalance(ce.Ctx, stripeapi.BalanceAdjustment{
 		CustomerID: portal.CustomerID, Amount: -params.Amount, Currency: params.Currency, Description: params.Note,
@@ -94,5 +102,38 @@ func (p *Processor) runCredit(ce *Event, portal *database.Portal, api CustomerAP
 		return "No credit was added: " + stripeapi.Describe(err), portal.CustomerID, requestID, err
 	}
 	return fmt.Sprintf("Credited %s (%s); the balance is now %s.", stripeapi.FormatAmount(params.Amount, params.Currency),
-		format.SafeMarkdownCode(txn.ID), balanceWords(txn.EndingBalance, params.Currency)), txn.ID, requestID, nil
+		code(txn.ID), balanceWords(txn.EndingBalance, params.Currency)), txn.ID, requestID, nil
+}
+
+// errOverCeiling is what an executor returns for a write above
+// bridge.max_write_amount, for the audit log.
+var errOverCeiling = errors.New("amount over bridge.max_write_amount")
+
+// overCeiling is the refusal for a refund or credit above
+// bridge.max_write_amount in its currency, or "" when the amount is within
+// it (or the currency has no ceiling).
+func (p *Processor) overCeiling(what string, amount int64, currency string) string {
+	ceiling, limited := p.deps.Config.Bridge.WriteCeiling(currency)
+	if !limited || amount <= ceiling {
+		return ""
+	}
+	return fmt.Sprintf("That %s of %s is over the %s limit for one write (bridge.max_write_amount); an admin can raise it.",
+		what, money(amount, currency), money(ceiling, currency))
+}
+
+// withinCeiling checks a refund or credit against bridge.max_write_amount
+// before anything is stored or asked: above it the agent gets one line and
+// entry (command, target, parameters) is audited as denied, so an admin sees
+// who tried what.
+func (p *Processor) withinCeiling(ce *Event, what string, amount int64, currency string, entry *database.AuditEntry) bool {
+	why := p.overCeiling(what, amount, currency)
+	if why == "" {
+		return true
+	}
+	ceiling, _ := p.deps.Config.Bridge.WriteCeiling(currency)
+	entry.Outcome = database.AuditDenied
+	entry.Error = fmt.Sprintf("%s: %d > %d %s", errOverCeiling, amount, ceiling, currency)
+	p.audit(ce, entry)
+	ce.Reply("%s", why)
+	return false
 }

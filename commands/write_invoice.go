@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/stripe/stripe-go/v76"
-	"maunium.net/go/mautrix/format"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -35,58 +34,58 @@ func (p *Processor) invoiceWriteCommands() []*Command {
 		name: "void", args: "<in_…>", help: "Void an open invoice (asks for confirmation)",
 		check: func(inv *stripe.Invoice) string {
 			if inv.Status != stripe.InvoiceStatusOpen && inv.Status != stripe.InvoiceStatusUncollectible {
-				return fmt.Sprintf("Invoice %s is %s; only open or uncollectible invoices can be voided.", format.SafeMarkdownCode(inv.ID), inv.Status)
+				return fmt.Sprintf("Invoice %s is %s; only open or uncollectible invoices can be voided.", code(inv.ID), inv.Status)
 			}
 			return ""
 		},
 		summary: func(inv *stripe.Invoice, portal *database.Portal) string {
 			return fmt.Sprintf("**Void invoice %s** of %s (%s due). The customer will no longer owe it and it cannot be paid or reopened.",
-				invoiceLabel(inv), format.SafeMarkdownCode(portal.Name), stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)))
+				invoiceLabel(inv), code(portal.Name), stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)))
 		},
 		write: func(ce *Event, api CustomerAPI, id, key string) (*stripe.Invoice, error) {
 			return api.VoidInvoice(ce.Ctx, id, key)
 		},
 		done: func(inv *stripe.Invoice) string {
-			return fmt.Sprintf("Voided invoice %s.", format.SafeMarkdownCode(inv.ID))
+			return fmt.Sprintf("Voided invoice %s.", code(inv.ID))
 		},
 	}, {
 		name: "retry-invoice", args: "<in_…>", help: "Try to collect an open invoice now (asks for confirmation)",
 		check: func(inv *stripe.Invoice) string {
 			if inv.Status != stripe.InvoiceStatusOpen && inv.Status != stripe.InvoiceStatusUncollectible {
-				return fmt.Sprintf("Invoice %s is %s; only open invoices can be paid.", format.SafeMarkdownCode(inv.ID), inv.Status)
+				return fmt.Sprintf("Invoice %s is %s; only open invoices can be paid.", code(inv.ID), inv.Status)
 			}
 			return ""
 		},
 		summary: func(inv *stripe.Invoice, portal *database.Portal) string {
 			return fmt.Sprintf("**Charge %s now** for invoice %s of %s, to the customer's default payment method (attempt %d).",
-				stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)), invoiceLabel(inv), format.SafeMarkdownCode(portal.Name), inv.AttemptCount+1)
+				stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)), invoiceLabel(inv), code(portal.Name), inv.AttemptCount+1)
 		},
 		write: func(ce *Event, api CustomerAPI, id, key string) (*stripe.Invoice, error) {
 			return api.PayInvoice(ce.Ctx, id, key)
 		},
 		done: func(inv *stripe.Invoice) string {
-			return fmt.Sprintf("Invoice %s is %s (%s paid).", format.SafeMarkdownCode(inv.ID), inv.Status, stripeapi.FormatAmount(inv.AmountPaid, string(inv.Currency)))
+			return fmt.Sprintf("Invoice %s is %s (%s paid).", code(inv.ID), inv.Status, stripeapi.FormatAmount(inv.AmountPaid, string(inv.Currency)))
 		},
 	}, {
 		name: "send", args: "<in_…>", help: "Email an open invoice to the customer (asks for confirmation)",
 		check: func(inv *stripe.Invoice) string {
 			switch {
 			case inv.Status != stripe.InvoiceStatusOpen:
-				return fmt.Sprintf("Invoice %s is %s; only open invoices can be sent.", format.SafeMarkdownCode(inv.ID), inv.Status)
+				return fmt.Sprintf("Invoice %s is %s; only open invoices can be sent.", code(inv.ID), inv.Status)
 			case inv.CollectionMethod != stripe.InvoiceCollectionMethodSendInvoice:
-				return fmt.Sprintf("Invoice %s is charged automatically, so Stripe does not email it; use `retry-invoice` or `pay`.", format.SafeMarkdownCode(inv.ID))
+				return fmt.Sprintf("Invoice %s is charged automatically, so Stripe does not email it; use `retry-invoice` or `pay`.", code(inv.ID))
 			}
 			return ""
 		},
 		summary: func(inv *stripe.Invoice, portal *database.Portal) string {
 			return fmt.Sprintf("**Email invoice %s** (%s due) to %s at %s.", invoiceLabel(inv),
-				stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)), format.SafeMarkdownCode(portal.Name), format.SafeMarkdownCode(inv.CustomerEmail))
+				stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)), code(portal.Name), code(inv.CustomerEmail))
 		},
 		write: func(ce *Event, api CustomerAPI, id, key string) (*stripe.Invoice, error) {
 			return api.SendInvoice(ce.Ctx, id, key)
 		},
 		done: func(inv *stripe.Invoice) string {
-			return fmt.Sprintf("Stripe is emailing invoice %s.", format.SafeMarkdownCode(inv.ID))
+			return fmt.Sprintf("Stripe is emailing invoice %s.", code(inv.ID))
 		},
 	}}
 	cmds := make([]*Command, 0, len(writes))
@@ -99,9 +98,9 @@ func (p *Processor) invoiceWriteCommands() []*Command {
 
 func invoiceLabel(inv *stripe.Invoice) string {
 	if inv.Number != "" {
-		return format.SafeMarkdownCode(inv.Number) + " (" + format.SafeMarkdownCode(inv.ID) + ")"
+		return code(inv.Number) + " (" + code(inv.ID) + ")"
 	}
-	return format.SafeMarkdownCode(inv.ID)
+	return code(inv.ID)
 }
 
 func (p *Processor) invoiceCommand(w invoiceWrite) func(ce *Event) {
@@ -118,6 +117,7 @@ func (p *Processor) invoiceCommand(w invoiceWrite) func(ce *Event) {
 		}
 		obj, err := Owned(ce.Ctx, api, portal.CustomerID, target)
 		if err != nil {
+			auditTargetRefusal(ce, target, err)
 			ce.Reply("%s", errorSentence(err))
 			return
 		}

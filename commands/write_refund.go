@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
-	"maunium.net/go/mautrix/format"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -96,6 +95,7 @@ func chargeToRefund(ce *Event, api CustomerAPI, customerID, usage string, prefix
 	}
 	ref, err := resolveRefundable(ce, api, customerID, target)
 	if err != nil {
+		auditTargetRefusal(ce, target, err)
 		ce.Reply("%s", errorSentence(err))
 		return nil, nil, false
 	}
@@ -118,7 +118,7 @@ func (p *Processor) cmdRefund(ce *Event) {
 	}
 	left := ch.Amount - ch.AmountRefunded
 	if !ch.Paid || ch.Status != stripe.ChargeStatusSucceeded {
-		ce.Reply("Only successful payments can be refunded; %s is %s.", format.SafeMarkdownCode(ch.ID), ch.Status)
+		ce.Reply("Only successful payments can be refunded; %s is %s.", code(ch.ID), ch.Status)
 		return
 	}
 	params := refundParams{ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency)}
@@ -139,15 +139,23 @@ func (p *Processor) cmdRefund(ce *Event) {
 	if len(args) > 0 {
 		reason, ok := refundReasons[strings.ToLower(strings.Join(args, "_"))]
 		if !ok {
-			ce.Reply("%s is not a refund reason. %s", format.SafeMarkdownCode(strings.Join(args, " ")), refundUsage)
+			ce.Reply("%s is not a refund reason. %s", code(strings.Join(args, " ")), refundUsage)
 			return
 		}
 		params.Reason = reason
 	}
+	// The ceiling applies to what would be refunded, typed or not: a full
+	// refund and an approved customer request are checked the same way.
+	raw, _ := json.Marshal(params)
+	if !p.withinCeiling(ce, "refund", params.Amount, params.Currency, &database.AuditEntry{
+		AccountID: portal.AccountID, CustomerID: portal.CustomerID, Command: "refund", TargetObject: ch.ID, Parameters: raw,
+	}) {
+		return
+	}
 	summary := fmt.Sprintf("**Refund %s** of the %s payment %s from %s to %s%s.",
 		stripeapi.FormatAmount(params.Amount, params.Currency),
 		stripeapi.FormatAmount(ch.Amount, string(ch.Currency)),
-		format.SafeMarkdownCode(ch.ID), time.Unix(ch.Created, 0).UTC().Format("2 Jan 2006"), format.SafeMarkdownCode(portal.Name), reasonSuffix(params.Reason))
+		code(ch.ID), time.Unix(ch.Created, 0).UTC().Format("2 Jan 2006"), code(portal.Name), reasonSuffix(params.Reason))
 	if ch.AmountRefunded > 0 {
 		summary += fmt.Sprintf(" %s was already refunded.", stripeapi.FormatAmount(ch.AmountRefunded, string(ch.Currency)))
 	}
@@ -158,13 +166,16 @@ func reasonSuffix(reason string) string {
 	if reason == "" {
 		return ""
 	}
-	return " (reason: " + strings.ReplaceAll(reason, "_", " ") + ")"
+	return " (reason: " + words(reason) + ")"
 }
 
 func (p *Processor) runRefund(ce *Event, portal *database.Portal, api CustomerAPI, action *database.PendingAction) (string, string, string, error) {
 	var params refundParams
 	if err := json.Unmarshal(action.Parameters, &params); err != nil {
 		return "Could not read the confirmed refund; nothing was refunded.", "", "", err
+	}
+	if why := p.overCeiling("refund", params.Amount, params.Currency); why != "" {
+		return why + " Nothing was refunded.", params.ChargeID, "", errOverCeiling
 	}
 	refund, err := api.CreateRefund(ce.Ctx, stripeapi.RefundRequest{
 		ChargeID: params.ChargeID, PaymentIntentID: params.PaymentIntentID,
@@ -179,5 +190,5 @@ func (p *Processor) runRefund(ce *Event, portal *database.Portal, api CustomerAP
 		return "Nothing was refunded: " + stripeapi.Describe(err), params.ChargeID, requestID, err
 	}
 	return fmt.Sprintf("Refunded %s (%s, %s). The refund will appear in the timeline when Stripe reports it.",
-		stripeapi.FormatAmount(refund.Amount, string(refund.Currency)), format.SafeMarkdownCode(refund.ID), refund.Status), refund.ID, requestID, nil
+		stripeapi.FormatAmount(refund.Amount, string(refund.Currency)), code(refund.ID), refund.Status), refund.ID, requestID, nil
 }

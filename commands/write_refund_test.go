@@ -162,7 +162,9 @@ func TestRefundConfirmedOnce(t *testing.T) {
 			t.Errorf("ok audit entry %+v", e)
 		}
 	}
-	if strings.Join(outcomes, ",") != "ok,denied,confirm_requested" {
+	// Newest first: the two repeated confirms, the refund, the customer's
+	// confirm of someone else's write, the prompt. Every refusal is audited.
+	if strings.Join(outcomes, ",") != "denied,denied,ok,denied,confirm_requested" {
 		t.Errorf("audit outcomes newest first: %v", outcomes)
 	}
 }

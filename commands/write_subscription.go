@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
-	"maunium.net/go/mautrix/format"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -123,10 +122,11 @@ func subscriptionTarget(ce *Event, usage string, argsOK func(args []string) bool
 func noArgs(args []string) bool { return len(args) == 0 }
 
 // ownedSubscription fetches a subscription of the room's customer; on
-// failure it has told the user why.
+// failure it has told the user why, and audited an ownership refusal.
 func ownedSubscription(ce *Event, api CustomerAPI, customerID, target string) (*stripe.Subscription, bool) {
 	obj, err := Owned(ce.Ctx, api, customerID, target)
 	if err != nil {
+		auditTargetRefusal(ce, target, err)
 		ce.Reply("%s", errorSentence(err))
 		return nil, false
 	}
@@ -161,7 +161,7 @@ func describePrice(pr *stripe.Price) string {
 		amount += "/" + every
 	}
 	parts = append(parts, amount)
-	return format.SafeMarkdownCode(pr.ID) + " (" + strings.Join(parts, ", ") + ")"
+	return code(pr.ID) + " (" + strings.Join(parts, ", ") + ")"
 }
 
 func subscriptionPrice(sub *stripe.Subscription) *stripe.Price {
@@ -188,7 +188,7 @@ func (p *Processor) cmdCancel(ce *Event) {
 			mode = modeNow
 		case "period-end", "period_end", "end":
 		default:
-			ce.Reply("%s is not when to cancel. %s", format.SafeMarkdownCode(args[0]), cancelUsage)
+			ce.Reply("%s is not when to cancel. %s", code(args[0]), cancelUsage)
 			return
 		}
 	}
@@ -196,7 +196,7 @@ func (p *Processor) cmdCancel(ce *Event) {
 	if !ok {
 		return
 	}
-	id := format.SafeMarkdownCode(sub.ID)
+	id := code(sub.ID)
 	switch {
 	case subscriptionEnded(sub):
 		ce.Reply("Subscription %s is already canceled.", id)
@@ -208,10 +208,10 @@ func (p *Processor) cmdCancel(ce *Event) {
 	var summary string
 	if mode == modeNow {
 		summary = fmt.Sprintf("**Cancel subscription %s now** for %s (%s). It ends immediately instead of on %s; the unused time is not refunded or credited and no final invoice is created.",
-			id, format.SafeMarkdownCode(portal.Name), describePrice(subscriptionPrice(sub)), day(sub.CurrentPeriodEnd))
+			id, code(portal.Name), describePrice(subscriptionPrice(sub)), day(sub.CurrentPeriodEnd))
 	} else {
 		summary = fmt.Sprintf("**Cancel subscription %s at the end of its period** for %s (%s). It stays active until %s and is not renewed after that.",
-			id, format.SafeMarkdownCode(portal.Name), describePrice(subscriptionPrice(sub)), day(sub.CurrentPeriodEnd))
+			id, code(portal.Name), describePrice(subscriptionPrice(sub)), day(sub.CurrentPeriodEnd))
 	}
 	p.askConfirmation(ce, portal, "cancel", sub.ID, subscriptionParams{Subscription: sub.ID, Mode: mode}, summary)
 }
@@ -222,13 +222,13 @@ func runCancel(ce *Event, api CustomerAPI, params subscriptionParams, key string
 		if err != nil {
 			return sub, "", err
 		}
-		return sub, fmt.Sprintf("Canceled subscription %s; it has ended.", format.SafeMarkdownCode(sub.ID)), nil
+		return sub, fmt.Sprintf("Canceled subscription %s; it has ended.", code(sub.ID)), nil
 	}
 	sub, err := api.SetCancelAtPeriodEnd(ce.Ctx, params.Subscription, true, key)
 	if err != nil {
 		return sub, "", err
 	}
-	return sub, fmt.Sprintf("Subscription %s will end on %s and not renew.", format.SafeMarkdownCode(sub.ID), day(sub.CurrentPeriodEnd)), nil
+	return sub, fmt.Sprintf("Subscription %s will end on %s and not renew.", code(sub.ID), day(sub.CurrentPeriodEnd)), nil
 }
 
 func (p *Processor) cmdResume(ce *Event) {
@@ -236,7 +236,7 @@ func (p *Processor) cmdResume(ce *Event) {
 	if !ok {
 		return
 	}
-	id := format.SafeMarkdownCode(sub.ID)
+	id := code(sub.ID)
 	params := subscriptionParams{Subscription: sub.ID}
 	var summary string
 	switch {
@@ -246,7 +246,7 @@ func (p *Processor) cmdResume(ce *Event) {
 	case sub.CancelAtPeriodEnd:
 		params.Mode = modeUncancel
 		summary = fmt.Sprintf("**Keep subscription %s** for %s: withdraw its cancellation scheduled for %s, so it renews then as usual (%s).",
-			id, format.SafeMarkdownCode(portal.Name), day(sub.CurrentPeriodEnd), describePrice(subscriptionPrice(sub)))
+			id, code(portal.Name), day(sub.CurrentPeriodEnd), describePrice(subscriptionPrice(sub)))
 	case sub.CancelAt != 0:
 		// cancel_at is a date someone chose on purpose; moving it is a
 		// different decision than undoing a period-end cancellation.
@@ -255,7 +255,7 @@ func (p *Processor) cmdResume(ce *Event) {
 	case sub.Status == stripe.SubscriptionStatusPaused:
 		params.Mode = modeResume
 		summary = fmt.Sprintf("**Resume subscription %s** for %s, paused since its trial ended without a payment method. Stripe starts a new billing period today and invoices it (%s).",
-			id, format.SafeMarkdownCode(portal.Name), describePrice(subscriptionPrice(sub)))
+			id, code(portal.Name), describePrice(subscriptionPrice(sub)))
 	case sub.PauseCollection != nil:
 		params.Mode = modeUnpause
 		summary = unpauseSummary(sub, portal)
@@ -273,13 +273,13 @@ func runResume(ce *Event, api CustomerAPI, params subscriptionParams, key string
 		if err != nil {
 			return sub, "", err
 		}
-		return sub, fmt.Sprintf("Subscription %s is no longer canceling; it renews on %s.", format.SafeMarkdownCode(sub.ID), day(sub.CurrentPeriodEnd)), nil
+		return sub, fmt.Sprintf("Subscription %s is no longer canceling; it renews on %s.", code(sub.ID), day(sub.CurrentPeriodEnd)), nil
 	case modeResume:
 		sub, err := api.ResumeSubscription(ce.Ctx, params.Subscription, key)
 		if err != nil {
 			return sub, "", err
 		}
-		return sub, fmt.Sprintf("Resumed subscription %s; it is %s.", format.SafeMarkdownCode(sub.ID), sub.Status), nil
+		return sub, fmt.Sprintf("Resumed subscription %s; it is %s.", code(sub.ID), sub.Status), nil
 	default:
 		return runUnpause(ce, api, params, key)
 	}
@@ -304,7 +304,7 @@ func (p *Processor) cmdPause(ce *Event) {
 	case 1:
 		until, err := time.Parse("2006-01-02", args[0])
 		if err != nil {
-			ce.Reply("%s is not a date. %s", format.SafeMarkdownCode(args[0]), pauseUsage)
+			ce.Reply("%s is not a date. %s", code(args[0]), pauseUsage)
 			return
 		}
 		if !until.After(p.deps.now()) {
@@ -320,7 +320,7 @@ func (p *Processor) cmdPause(ce *Event) {
 	if !ok {
 		return
 	}
-	id := format.SafeMarkdownCode(sub.ID)
+	id := code(sub.ID)
 	switch {
 	case subscriptionEnded(sub):
 		ce.Reply("Subscription %s is canceled; there is nothing to pause.", id)
@@ -334,7 +334,7 @@ func (p *Processor) cmdPause(ce *Event) {
 		until = "until " + day(resumesAt)
 	}
 	summary := fmt.Sprintf("**Pause payment collection** on subscription %s for %s %s. The subscription stays on; invoices created meanwhile are voided, so the customer is not charged for that time (next renewal %s).",
-		id, format.SafeMarkdownCode(portal.Name), until, day(sub.CurrentPeriodEnd))
+		id, code(portal.Name), until, day(sub.CurrentPeriodEnd))
 	p.askConfirmation(ce, portal, "pause", sub.ID, subscriptionParams{Subscription: sub.ID, ResumesAt: resumesAt}, summary)
 }
 
@@ -347,12 +347,12 @@ func runPause(ce *Event, api CustomerAPI, params subscriptionParams, key string)
 	if params.ResumesAt > 0 {
 		until = " until " + day(params.ResumesAt)
 	}
-	return sub, fmt.Sprintf("Paused payment collection on %s%s.", format.SafeMarkdownCode(sub.ID), until), nil
+	return sub, fmt.Sprintf("Paused payment collection on %s%s.", code(sub.ID), until), nil
 }
 
 func unpauseSummary(sub *stripe.Subscription, portal *database.Portal) string {
 	return fmt.Sprintf("**Resume payment collection** on subscription %s for %s. Invoices are charged again as usual, starting with the renewal on %s (%s).",
-		format.SafeMarkdownCode(sub.ID), format.SafeMarkdownCode(portal.Name), day(sub.CurrentPeriodEnd), describePrice(subscriptionPrice(sub)))
+		code(sub.ID), code(portal.Name), day(sub.CurrentPeriodEnd), describePrice(subscriptionPrice(sub)))
 }
 
 func (p *Processor) cmdUnpause(ce *Event) {
@@ -361,7 +361,7 @@ func (p *Processor) cmdUnpause(ce *Event) {
 		return
 	}
 	if subscriptionEnded(sub) || sub.PauseCollection == nil {
-		ce.Reply("Payment collection on %s is not paused.", format.SafeMarkdownCode(sub.ID))
+		ce.Reply("Payment collection on %s is not paused.", code(sub.ID))
 		return
 	}
 	p.askConfirmation(ce, portal, "unpause", sub.ID, subscriptionParams{Subscription: sub.ID, Mode: modeUnpause}, unpauseSummary(sub, portal))
@@ -372,5 +372,5 @@ func runUnpause(ce *Event, api CustomerAPI, params subscriptionParams, key strin
 	if err != nil {
 		return sub, "", err
 	}
-	return sub, fmt.Sprintf("Payment collection on %s is back on.", format.SafeMarkdownCode(sub.ID)), nil
+	return sub, fmt.Sprintf("Payment collection on %s is back on.", code(sub.ID)), nil
 }

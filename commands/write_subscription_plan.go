@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/stripe/stripe-go/v76"
-	"maunium.net/go/mautrix/format"
 
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
@@ -28,7 +27,7 @@ func (p *Processor) cmdChangePlan(ce *Event) {
 		case "none", "no-proration":
 			proration = "none"
 		default:
-			ce.Reply("%s is not a proration choice. %s", format.SafeMarkdownCode(args[1]), changePlanUsage)
+			ce.Reply("%s is not a proration choice. %s", code(args[1]), changePlanUsage)
 			return
 		}
 	}
@@ -36,7 +35,7 @@ func (p *Processor) cmdChangePlan(ce *Event) {
 	if !ok {
 		return
 	}
-	id := format.SafeMarkdownCode(sub.ID)
+	id := code(sub.ID)
 	if subscriptionEnded(sub) {
 		ce.Reply("Subscription %s is canceled; its plan cannot change.", id)
 		return
@@ -59,19 +58,19 @@ func (p *Processor) cmdChangePlan(ce *Event) {
 		ce.Reply("%s", errorSentence(err))
 		return
 	case !price.Active:
-		ce.Reply("Price %s is archived; pick an active one.", format.SafeMarkdownCode(price.ID))
+		ce.Reply("Price %s is archived; pick an active one.", code(price.ID))
 		return
 	case price.Recurring == nil:
-		ce.Reply("Price %s is one-time; a subscription needs a recurring price.", format.SafeMarkdownCode(price.ID))
+		ce.Reply("Price %s is one-time; a subscription needs a recurring price.", code(price.ID))
 		return
 	case sub.Currency != "" && price.Currency != sub.Currency:
-		ce.Reply("Price %s is in %s but the subscription bills in %s.", format.SafeMarkdownCode(price.ID),
+		ce.Reply("Price %s is in %s but the subscription bills in %s.", code(price.ID),
 			strings.ToUpper(string(price.Currency)), strings.ToUpper(string(sub.Currency)))
 		return
 	}
 	change := stripeapi.PriceChange{SubscriptionID: sub.ID, ItemID: item.ID, PriceID: price.ID, ProrationBehavior: proration}
 	summary := fmt.Sprintf("**Change plan** of subscription %s for %s: %s → %s, effective now. %s",
-		id, format.SafeMarkdownCode(portal.Name), describePrice(item.Price), describePrice(price),
+		id, code(portal.Name), describePrice(item.Price), describePrice(price),
 		previewSentence(ce, api, portal.CustomerID, change, sub))
 	old := ""
 	if item.Price != nil {
@@ -123,7 +122,7 @@ func runChangePlan(ce *Event, api CustomerAPI, params subscriptionParams, key st
 	if err != nil {
 		return sub, "", err
 	}
-	return sub, fmt.Sprintf("Subscription %s is now on %s.", format.SafeMarkdownCode(sub.ID), describePrice(subscriptionPrice(sub))), nil
+	return sub, fmt.Sprintf("Subscription %s is now on %s.", code(sub.ID), describePrice(subscriptionPrice(sub))), nil
 }
 
 // validCouponID keeps a typed coupon code to what Stripe allows in ids.
@@ -149,7 +148,7 @@ func couponTerms(cp *stripe.Coupon) string {
 		off += " for ever"
 	}
 	if cp.Name != "" {
-		off = format.SafeMarkdownCode(cp.Name) + ": " + off
+		off = code(cp.Name) + ": " + off
 	}
 	return off
 }
@@ -161,7 +160,7 @@ func (p *Processor) cmdCoupon(ce *Event) {
 	if !ok {
 		return
 	}
-	id := format.SafeMarkdownCode(sub.ID)
+	id := code(sub.ID)
 	if subscriptionEnded(sub) {
 		ce.Reply("Subscription %s is canceled; a coupon would do nothing.", id)
 		return
@@ -175,17 +174,17 @@ func (p *Processor) cmdCoupon(ce *Event) {
 		ce.Reply("%s", errorSentence(err))
 		return
 	case !cp.Valid:
-		ce.Reply("Coupon %s can no longer be redeemed.", format.SafeMarkdownCode(cp.ID))
+		ce.Reply("Coupon %s can no longer be redeemed.", code(cp.ID))
 		return
 	case cp.AmountOff > 0 && sub.Currency != "" && cp.Currency != sub.Currency:
-		ce.Reply("Coupon %s is in %s but the subscription bills in %s.", format.SafeMarkdownCode(cp.ID),
+		ce.Reply("Coupon %s is in %s but the subscription bills in %s.", code(cp.ID),
 			strings.ToUpper(string(cp.Currency)), strings.ToUpper(string(sub.Currency)))
 		return
 	}
 	summary := fmt.Sprintf("**Apply coupon %s** (%s) to subscription %s for %s, from the next invoice (%s).",
-		format.SafeMarkdownCode(cp.ID), couponTerms(cp), id, format.SafeMarkdownCode(portal.Name), day(sub.CurrentPeriodEnd))
+		code(cp.ID), couponTerms(cp), id, code(portal.Name), day(sub.CurrentPeriodEnd))
 	if sub.Discount != nil && sub.Discount.Coupon != nil {
-		summary += fmt.Sprintf(" It replaces the current coupon %s.", format.SafeMarkdownCode(sub.Discount.Coupon.ID))
+		summary += fmt.Sprintf(" It replaces the current coupon %s.", code(sub.Discount.Coupon.ID))
 	}
 	p.askConfirmation(ce, portal, "coupon", sub.ID, subscriptionParams{Subscription: sub.ID, Coupon: cp.ID}, summary)
 }
@@ -195,7 +194,7 @@ func runCoupon(ce *Event, api CustomerAPI, params subscriptionParams, key string
 	if err != nil {
 		return sub, "", err
 	}
-	return sub, fmt.Sprintf("Coupon %s is on subscription %s.", format.SafeMarkdownCode(params.Coupon), format.SafeMarkdownCode(sub.ID)), nil
+	return sub, fmt.Sprintf("Coupon %s is on subscription %s.", code(params.Coupon), code(sub.ID)), nil
 }
 
 // shareName lets an agent write and a customer self-service command use one
