@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -80,13 +79,25 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 	var mentions []id.UserID
 	if res.Handoff {
 		mentions = br.agentsOnDuty(portal.AccountID)
-		reply = strings.TrimSpace(reply + "\n\n" + handoffLine(mentions))
+		// One line when the answer is one line: Dendrite matches the legacy
+		// mention rules against the whole body and never across a newline.
+		sep := " "
+		if strings.Contains(reply, "\n") {
+			sep = "\n\n"
+		}
+		reply = strings.TrimSpace(reply + sep + handoffLine(mentions))
 		if err = br.DB.Portal.SetConversationState(ctx, portal.AccountID, portal.CustomerID, database.ConversationWaiting); err != nil {
 			log.Err(err).Msg("Failed to mark conversation as waiting")
 		}
 	}
 	msg := format.RenderMarkdown(reply, true, false)
+	// A handoff that mentions agents goes as m.text: the default push rule
+	// .m.rule.suppress_notices silences every m.notice, mentions included,
+	// so agents in Element would never hear of it. Answers stay notices.
 	msg.MsgType = event.MsgNotice
+	if len(mentions) > 0 {
+		msg.MsgType = event.MsgText
+	}
 	msg.SetReply(evt)
 	msg.Mentions = &event.Mentions{UserIDs: mentions}
 	if _, err = br.Bot.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &msg); err != nil {
@@ -101,13 +112,22 @@ func (br *Bridge) agentsOnDuty(alias string) []id.UserID {
 	return br.Config.Bridge.InviteAgents[alias]
 }
 
+// handoffLine names the agents with one pill each: a matrix.to link in the
+// formatted body whose text, the MXID, is also what the plain body shows,
+// so both m.mentions and the legacy contains_user_name push rule match.
 func handoffLine(agents []id.UserID) string {
 	if len(agents) == 0 {
 		return "I've asked an agent to answer you here."
 	}
-	names := make([]string, len(agents))
+	pills := make([]string, len(agents))
 	for i, agent := range agents {
-		names[i] = fmt.Sprintf("[%s](%s)", agent, agent.URI().MatrixToURL())
+		pills[i] = format.MarkdownMention(agent)
 	}
-	return "I've asked an agent to answer you here: " + strings.Join(names, ", ") + "."
+	// Every handoff answer already says an agent will reply; this line only
+	// says who was told.
+	names := pills[0]
+	if n := len(pills); n > 1 {
+		names = strings.Join(pills[:n-1], ", ") + " and " + pills[n-1]
+	}
+	return "I've let " + names + " know."
 }

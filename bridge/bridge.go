@@ -7,9 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -57,6 +54,7 @@ type Bridge struct {
 	HomeserverWait time.Duration
 
 	startedAt time.Time
+	server    *server
 	serveDone chan struct{}
 	stopOnce  sync.Once
 	// wake tells an idle delivery worker that the inbox has new events.
@@ -110,7 +108,16 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.workers.Add(1)
 	go func() {
 		defer br.workers.Done()
+		br.inviteLoop(bgCtx)
+	}()
+	br.workers.Add(2)
+	go func() {
+		defer br.workers.Done()
 		br.catchupLoop(bgCtx)
+	}()
+	go func() {
+		defer br.workers.Done()
+		br.maintenanceLoop(bgCtx)
 	}()
 	br.AS.Ready = true
 	br.Log.Info().Str("bot", br.Bot.UserID.String()).Msg("Bridge started")
@@ -177,6 +184,8 @@ func (br *Bridge) initCommands() {
 		Conversations:    br.DB.Portal,
 		SetAssistant:     br.DB.Portal.SetAssistantEnabled,
 		Actions:          br.DB.PendingAction,
+		Processed:        br.DB.Processed,
+		EventRedacted:    br.eventRedacted,
 	})
 }
 
@@ -215,7 +224,9 @@ func (br *Bridge) initPortal() {
 func (br *Bridge) initWebhook() {
 	accounts := make([]webhook.Account, 0, len(br.Config.Stripe.Accounts))
 	for _, acct := range br.Config.Stripe.Accounts {
-		accounts = append(accounts, webhook.Account{Alias: acct.Alias, Secrets: acct.WebhookSecrets})
+		// StripeID stays unset: checkStripe learns it from Stripe once
+		// the listener is up, and hands it over then.
+		accounts = append(accounts, webhook.Account{Alias: acct.Alias, Secrets: acct.WebhookSecrets, Livemode: acct.Livemode})
 	}
 	br.Webhook = webhook.NewHandler(webhook.Options{
 		Accounts: accounts,
@@ -236,40 +247,21 @@ func (br *Bridge) setGhostProfiles(ctx context.Context) {
 	}
 }
 
-// listen starts the HTTP server and fails fast if the port is taken, instead
-// of only logging the error from a goroutine after Start has returned.
+// listen opens the listener before serving, so a taken port fails Start
+// instead of only being logged from a goroutine after Start has returned.
 func (br *Bridge) listen() error {
+	srv, err := br.newServer()
+	if err != nil {
+		return fmt.Errorf("appservice HTTP listener on %s: %w", br.AS.Host.Address(), err)
+	}
+	br.server = srv
 	br.serveDone = make(chan struct{})
 	go func() {
 		defer close(br.serveDone)
-		br.AS.Start()
+		srv.serve(br)
 	}()
-	host := br.AS.Host
-	if host.IsUnixSocket() {
-		return nil
-	}
-	if host.Hostname == "0.0.0.0" || host.Hostname == "::" {
-		host.Hostname = "127.0.0.1"
-	}
-	liveURL := "http://" + net.JoinHostPort(host.Hostname, strconv.Itoa(int(host.Port))) + "/_matrix/mau/live"
-	probe := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
-		select {
-		case <-br.serveDone:
-			return fmt.Errorf("appservice HTTP listener on %s failed to start (see log)", host.Address())
-		default:
-		}
-		if resp, err := probe.Get(liveURL); err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-br.serveDone:
-			return fmt.Errorf("appservice HTTP listener on %s failed to start (see log)", host.Address())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("appservice HTTP listener on %s did not come up", host.Address())
+	br.AS.Live = true
+	return nil
 }
 
 // checkHomeserver waits for the homeserver, then makes sure the bot exists
@@ -357,6 +349,11 @@ func (br *Bridge) checkStripe(ctx context.Context) error {
 		}
 		br.Log.Info().Str("account", acctCfg.Alias).Str("stripe_account_id", acct.ID).
 			Str("mode", mode).Str("name", name).Msg("Stripe account ready")
+		// Until now the webhook has refused Connect events naming any
+		// account, since it could not tell this account's own id apart.
+		if err = br.Webhook.SetStripeAccountID(acctCfg.Alias, acct.ID); err != nil {
+			return err
+		}
 		if err = br.DB.Account.Upsert(ctx, &database.Account{
 			ID: acctCfg.Alias, StripeID: acct.ID, DisplayName: acctCfg.DisplayName, Livemode: acctCfg.Livemode,
 		}); err != nil {
@@ -371,8 +368,10 @@ func (br *Bridge) Stop() {
 	br.stopOnce.Do(func() {
 		br.Log.Info().Msg("Stopping bridge")
 		if br.AS != nil {
-			br.AS.Ready = false
-			br.AS.Stop()
+			br.AS.Ready, br.AS.Live = false, false
+			if br.server != nil {
+				br.server.shutdown()
+			}
 			if br.serveDone != nil {
 				<-br.serveDone
 			}
@@ -397,4 +396,5 @@ func (br *Bridge) registerEventHandlers() {
 	br.Events.On(event.StateMember, br.handleMember)
 	br.Events.On(event.EventMessage, br.handleMessage)
 	br.Events.On(event.EventReaction, br.handleReaction)
+	br.Events.On(event.EventRedaction, br.handleRedaction)
 }

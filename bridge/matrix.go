@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -122,10 +123,14 @@ func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
 	if !role.AtLeast(config.RoleCustomer) {
 		// The bot never acts for users outside the permission map.
 		log.Debug().Msg("Ignoring message from user without a role")
+		// No reply, but a write attempt leaves a row for admins.
+		br.Commands.AuditIgnored(ctx, evt)
 		return
 	}
 	if evt.Type != event.EventMessage || br.isCommand(ctx, evt) {
-		br.Commands.Handle(ctx, evt)
+		if br.firstDelivery(ctx, evt) {
+			br.Commands.Handle(ctx, evt)
+		}
 		return
 	}
 	portal, err := br.DB.Portal.GetByRoom(ctx, evt.RoomID)
@@ -136,13 +141,65 @@ func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
 		br.noteAgentActivity(ctx, portal)
 		return
 	}
-	br.assist(ctx, evt, portal)
+	// The assistant may hand off (a state change and a mention): once only.
+	if br.firstDelivery(ctx, evt) {
+		br.assist(ctx, evt, portal)
+	}
+}
+
+// firstDelivery records evt as acted on and reports whether this is the
+// first time: homeservers redeliver transactions after timeouts and
+// restarts, and an event acted on twice could confirm or refund twice. The
+// record is in the database, so it holds across restarts and processes.
+// When it cannot be written the event is dropped: at most once, never twice.
+func (br *Bridge) firstDelivery(ctx context.Context, evt *event.Event) bool {
+	first, err := br.DB.Processed.ClaimEvent(ctx, evt.ID, evt.RoomID, evt.Sender)
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to record event as processed; not acting on it")
+		if evt.Type == event.EventMessage {
+			br.sendNotice(ctx, evt.RoomID, "Sorry, I could not process that just now. Please send it again in a moment.")
+		}
+		return false
+	}
+	if !first {
+		zerolog.Ctx(ctx).Info().Msg("Ignoring redelivered event")
+	}
+	return first
 }
 
 // handleReaction lets a ✅ on a confirmation prompt run its command; the
 // processor only acts on reactions to the bot's own prompts.
 func (br *Bridge) handleReaction(ctx context.Context, evt *event.Event) {
 	br.handleMessage(ctx, evt)
+}
+
+// eventRedacted asks the homeserver whether an event has been redacted. An
+// event it does not know cannot have been redacted.
+func (br *Bridge) eventRedacted(ctx context.Context, roomID id.RoomID, eventID id.EventID) (bool, error) {
+	evt, err := br.Bot.GetEvent(ctx, roomID, eventID)
+	if errors.Is(err, mautrix.MNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return evt.Unsigned.RedactedBecause != nil, nil
+}
+
+// handleRedaction withdraws a write waiting for confirmation when its
+// command or its prompt is redacted: what was deleted cannot be confirmed.
+func (br *Bridge) handleRedaction(ctx context.Context, evt *event.Event) {
+	if br.isBridgeUser(evt.Sender) {
+		return
+	}
+	redacts := evt.Redacts
+	if content, ok := evt.Content.Parsed.(*event.RedactionEventContent); ok && content.Redacts != "" {
+		redacts = content.Redacts
+	}
+	if redacts == "" {
+		return
+	}
+	ctx, _ = br.eventLog(ctx, evt)
+	br.Commands.Withdraw(ctx, evt.RoomID, redacts, evt.Sender)
 }
 
 func (br *Bridge) sendNotice(ctx context.Context, roomID id.RoomID, markdown string) {

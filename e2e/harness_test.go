@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type stack struct {
 	hs     *testenv.Dendrite
 	bridge *bridge.Bridge
 	dir    string
+	logOut io.Writer // stackOptions.logOut, for startBridge
 }
 
 type stackOptions struct {
@@ -36,6 +38,9 @@ type stackOptions struct {
 	fake   *stripefake.Server
 	dbType string
 	dbURI  string
+	// logOut, when set, receives the bridge's log at trace level through the
+	// production constructor (config.Logger) instead of the test output.
+	logOut io.Writer
 }
 
 const webhookSecret = "whsec_test"
@@ -72,7 +77,7 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 	hs := testenv.DendriteServer(t, testenv.DendriteOptions{AppserviceRegistrations: []string{regPath}})
 	cfg.Homeserver.Address = hs.URL
 
-	s := &stack{cfg: cfg, hs: hs, dir: dir}
+	s := &stack{cfg: cfg, hs: hs, dir: dir, logOut: opts.logOut}
 	s.bridge = s.startBridge(t, cfg)
 	return s
 }
@@ -85,6 +90,10 @@ func (s *stack) startBridge(t testing.TB, cfg *config.Config) *bridge.Bridge {
 		level = zerolog.WarnLevel
 	}
 	log := zerolog.New(zerolog.NewTestWriter(t)).Level(level).With().Timestamp().Logger()
+	if s.logOut != nil {
+		cfg.Logging.MinLevel = "trace"
+		log = cfg.Logger(s.logOut)
+	}
 	br := bridge.New(cfg, log, "e2e")
 	br.HomeserverWait = 30 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
