@@ -143,6 +143,15 @@ func (p *Processor) AuditIgnored(ctx context.Context, evt *event.Event) {
 		log.Debug().Str("command", command.Name).Msg("Not auditing ignored write attempt: sender over the rate limit")
 		return
 	}
+	// One row per attempt, however often the homeserver redelivers it.
+	if p.deps.Processed != nil {
+		if first, err := p.deps.Processed.ClaimEvent(ctx, evt.ID, evt.RoomID, evt.Sender); err != nil || !first {
+			if err != nil {
+				log.Err(err).Msg("Failed to record ignored write attempt as processed")
+			}
+			return
+		}
+	}
 	ce := &Event{Event: evt, Ctx: ctx, Log: log, Meta: p.deps, Command: command.Name, Args: args}
 	// A typed id, else the billing message replied to (a lookup in our own
 	// database, per room).

@@ -72,8 +72,8 @@ type Deps struct {
 	Actions PendingActions
 	// Conversations updates a customer room's conversation state and assignee.
 	Conversations ConversationStore
-	// Processed remembers which action a confirming event resolved; nil in
-	// tests that do not look.
+	// Processed records events acted on and which action a confirming event
+	// resolved; nil in tests that do not look.
 	Processed ProcessedEvents
 	// EventRedacted asks the homeserver whether an event was redacted; nil
 	// skips the check (tests without a homeserver).
@@ -103,6 +103,7 @@ type PendingActions interface {
 
 // ProcessedEvents is the record of events the bridge acted on (each once).
 type ProcessedEvents interface {
+	ClaimEvent(ctx context.Context, eventID id.EventID, roomID id.RoomID, sender id.UserID) (bool, error)
 	SetAction(ctx context.Context, eventID id.EventID, actionID string) error
 }
 

@@ -137,9 +137,47 @@ func TestCommandsInCustomerRoom(t *testing.T) {
 		if _, err := mallory.SendText(t.Context(), room, "!stripe invoices"); err != nil {
 			t.Fatal(err)
 		}
+		// A write attempt is ignored in the room too, but an admin finds it.
+		resp, err := mallory.SendText(t.Context(), room, "!stripe refund "+charge)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var attempt *database.AuditEntry
+		waitFor(t, 20*time.Second, "the stranger's refund attempt audited", func() (bool, string) {
+			entries, err := s.bridge.DB.Audit.ListByCustomer(t.Context(), "main", "cus_alice", 20)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, e := range entries {
+				if e.Actor == mallory.UserID && e.Command == "refund" {
+					attempt = e
+					return true, ""
+				}
+			}
+			return false, fmt.Sprint(len(entries), " entries")
+		})
+		if attempt.Role != "none" || attempt.Outcome != database.AuditDenied || attempt.TargetObject != charge {
+			t.Errorf("audit of the stranger's attempt: %+v", attempt)
+		}
+		// Redelivered, it is neither answered nor audited again.
+		evt, err := agent.GetEvent(t.Context(), room, resp.EventID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		redeliver(t, s, evt)
 		time.Sleep(2 * time.Second)
 		if after := len(botReplies(t, agent, room, bot)); after != before {
 			t.Errorf("the bot answered a user with no role")
+		}
+		entries, _ := s.bridge.DB.Audit.ListByCustomer(t.Context(), "main", "cus_alice", 50)
+		n := 0
+		for _, e := range entries {
+			if e.Actor == mallory.UserID {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d audit rows for one ignored attempt, want 1", n)
 		}
 	})
 

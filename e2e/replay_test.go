@@ -204,6 +204,21 @@ func TestReplayedEventsActAtMostOnce(t *testing.T) {
 		}
 	})
 
+	t.Run("an oversized transaction is refused", func(t *testing.T) {
+		pad := strings.Repeat("x", int(s.cfg.AppService.Limits.MaxTransactionBytes))
+		req, _ := http.NewRequest(http.MethodPut, s.cfg.AppService.Address+"/_matrix/app/v1/transactions/too-big",
+			strings.NewReader(`{"events":[],"pad":"`+pad+`"}`))
+		req.Header.Set("Authorization", "Bearer "+s.cfg.AppService.HSToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("oversized transaction answered %d, want 413", resp.StatusCode)
+		}
+	})
+
 	t.Run("a redacted command cannot be confirmed", func(t *testing.T) {
 		command, _ := sendEvent(t, agent, room, bot, "!stripe refund "+charge+" 0.50")
 		var action *database.PendingAction
