@@ -5,12 +5,14 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
@@ -186,4 +188,21 @@ func membership(t testing.TB, cli *mautrix.Client, roomID id.RoomID, user id.Use
 		return ""
 	}
 	return member.Membership
+}
+
+// openCustomerRoom makes the customer's room through Stripe (a customer
+// update → webhook → portal) and joins each client to it once invited.
+func openCustomerRoom(t testing.TB, s *stack, fake *stripefake.Server, customerID string, clients ...*mautrix.Client) id.RoomID {
+	t.Helper()
+	if _, err := fake.Client().Customers.Update(customerID, &stripe.CustomerParams{Description: stripe.String("VIP")}); err != nil {
+		t.Fatal(err)
+	}
+	room := waitPortal(t, s, customerID).RoomID
+	for _, cli := range clients {
+		waitFor(t, 20*time.Second, string(cli.UserID)+" invited", func() (bool, string) {
+			_, err := cli.JoinRoomByID(t.Context(), room)
+			return err == nil, fmt.Sprint(err)
+		})
+	}
+	return room
 }

@@ -8,10 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/stripe/stripe-go/v76"
-	"maunium.net/go/mautrix"
 
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 )
@@ -64,16 +60,7 @@ func TestNoSecretInTraceLog(t *testing.T) {
 	alice := s.user(t, "alice")
 
 	// A signed webhook makes the room.
-	if _, err := fake.Client().Customers.Update("cus_alice", &stripe.CustomerParams{Description: stripe.String("VIP")}); err != nil {
-		t.Fatal(err)
-	}
-	room := waitPortal(t, s, "cus_alice").RoomID
-	for _, cli := range []*mautrix.Client{agent, alice} {
-		waitFor(t, 20*time.Second, string(cli.UserID)+" invited", func() (bool, string) {
-			_, err := cli.JoinRoomByID(t.Context(), room)
-			return err == nil, fmt.Sprint(err)
-		})
-	}
+	room := openCustomerRoom(t, s, fake, "cus_alice", agent, alice)
 
 	// The linked customer asks for a billing-portal link.
 	if reply := send(t, alice, room, bot, "!stripe portal"); !strings.Contains(reply, "billing portal") {

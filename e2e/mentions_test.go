@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/format"
@@ -95,17 +94,7 @@ func TestMentionsNotifyAgents(t *testing.T) {
 	bot := s.cfg.BotMXID()
 	agent := s.user(t, "agent")
 	alice := s.user(t, "alice")
-	if _, err := fake.Client().Customers.Update("cus_alice", &stripe.CustomerParams{Description: stripe.String("VIP")}); err != nil {
-		t.Fatal(err)
-	}
-	portal := waitPortal(t, s, "cus_alice")
-	room := portal.RoomID
-	for _, cli := range []*mautrix.Client{agent, alice} {
-		waitFor(t, 20*time.Second, string(cli.UserID)+" invited", func() (bool, string) {
-			_, err := cli.JoinRoomByID(t.Context(), room)
-			return err == nil, fmt.Sprint(err)
-		})
-	}
+	room := openCustomerRoom(t, s, fake, "cus_alice", agent, alice)
 
 	// The old shape: the handoff line with the agent's pill and m.mentions,
 	// but as m.notice. .m.rule.suppress_notices comes first and drops it.
