@@ -49,7 +49,7 @@ func isTerminal(out io.Writer) bool {
 // secrets, the database password), for the log redactor. Empty and
 // placeholder values are left out.
 func (c *Config) Secrets() []string {
-	all := []string{c.AppService.ASToken, c.AppService.HSToken, c.Assistant.LLM.APIKey, c.Bridge.CustomerLinkKey}
+	all := []string{c.AppService.ASToken, c.AppService.HSToken, c.Assistant.LLM.APIKey}
 	for _, acct := range c.Stripe.Accounts {
 		all = append(all, acct.APIKey)
 		all = append(all, acct.WebhookSecrets...)

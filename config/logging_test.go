@@ -13,7 +13,6 @@ func secretConfig(format, level string) *Config {
 	c.AppService.ASToken = "as-token-3f9c1e0a"
 	c.AppService.HSToken = "hs-token-77b2d4e1"
 	c.Assistant.LLM.APIKey = "llm-key-Qw8xYz"
-	c.Bridge.CustomerLinkKey = "link-key-a1b2c3d4"
 	c.Database.URI = "postgres://bridge:db%2Fpass-9x@db.internal/bridge?sslmode=disable"
 	c.Stripe.Accounts = []AccountConfig{{
 		Alias: "main", APIKey: "custom-key-not-sk-shaped",
@@ -32,7 +31,7 @@ func TestLoggerScrubsConfigSecrets(t *testing.T) {
 			c := secretConfig(format, "debug")
 			var out bytes.Buffer
 			log := c.Logger(&out)
-			secrets := []string{"as-token-3f9c1e0a", "hs-token-77b2d4e1", "llm-key-Qw8xYz", "link-key-a1b2c3d4",
+			secrets := []string{"as-token-3f9c1e0a", "hs-token-77b2d4e1", "llm-key-Qw8xYz",
 				"db/pass-9x", "db%2Fpass-9x", "custom-key-not-sk-shaped", "rotating-secret-old", "rotating-secret-new"}
 			for _, s := range secrets {
 				log.Debug().Str("value", s).Msg("secret " + s)
