@@ -199,10 +199,18 @@ func openCustomerRoom(t testing.TB, s *stack, fake *stripefake.Server, customerI
 	}
 	room := waitPortal(t, s, customerID).RoomID
 	for _, cli := range clients {
-		waitFor(t, 20*time.Second, string(cli.UserID)+" invited", func() (bool, string) {
-			_, err := cli.JoinRoomByID(t.Context(), room)
-			return err == nil, fmt.Sprint(err)
-		})
+		joinWhenInvited(t, cli, room)
 	}
 	return room
+}
+
+// joinWhenInvited joins cli to room as soon as its invite is there: the
+// bridge invites agents and customers right after it records a room, not in
+// the same step.
+func joinWhenInvited(t testing.TB, cli *mautrix.Client, room id.RoomID) {
+	t.Helper()
+	waitFor(t, 20*time.Second, string(cli.UserID)+" invited to "+string(room), func() (bool, string) {
+		_, err := cli.JoinRoomByID(t.Context(), room)
+		return err == nil, fmt.Sprint(err)
+	})
 }

@@ -321,9 +321,7 @@ func TestTwoBridgesOnOnePostgresNeverDoublePost(t *testing.T) {
 	posted := 0
 	for _, cid := range ids {
 		portal := waitPortal(t, s, cid)
-		if _, err := agent.JoinRoomByID(t.Context(), portal.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		joinWhenInvited(t, agent, portal.RoomID)
 		// Dendrite's /messages lags its send path a little: wait for the
 		// expected count, then make sure nothing more arrives.
 		posted += len(waitMessages(t, agent, portal.RoomID, ghost, 1+updates))
@@ -397,9 +395,7 @@ func TestTimelineRouting(t *testing.T) {
 		if portal.Name != "Rita Refund" {
 			t.Errorf("dispute went to %q", portal.Name)
 		}
-		if _, err = agent.JoinRoomByID(t.Context(), portal.RoomID); err != nil {
-			t.Fatal(err)
-		}
+		joinWhenInvited(t, agent, portal.RoomID)
 		waitFor(t, 20*time.Second, "a dispute message", func() (bool, string) {
 			msgs := billingMessages(t, agent, portal.RoomID, ghost)
 			for _, msg := range msgs {
@@ -426,9 +422,7 @@ func TestTimelineRouting(t *testing.T) {
 			feed = acct.FeedRoomID
 			return feed != "", ""
 		})
-		if _, err := agent.JoinRoomByID(t.Context(), feed); err != nil {
-			t.Fatal(err)
-		}
+		joinWhenInvited(t, agent, feed)
 		msgs := waitMessages(t, agent, feed, ghost, 1)
 		if !strings.Contains(msgs[0], "payout.paid") {
 			t.Errorf("feed message %q does not name the event", msgs[0])
