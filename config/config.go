@@ -271,7 +271,22 @@ func (c *Config) GenerateRegistration() *appservice.Registration {
 		regexp.QuoteMeta(c.AppService.Bot.Username), regexp.QuoteMeta(c.Homeserver.Domain)))
 	reg.Namespaces.UserIDs.Register(botRegex, true)
 	reg.Namespaces.UserIDs.Register(c.ghostRegex(), true)
+	reg.Namespaces.RoomAliases.Register(c.aliasRegex(), true)
 	return reg
+}
+
+// RoomAlias is the alias of one of the bridge's rooms of an account
+// (channel "space", "feed", or a customer key). Rooms are created under
+// their alias, so a second attempt — after a crash between creating a room
+// and recording it, or from a second bridge process — finds the first room
+// instead of making another.
+func (c *Config) RoomAlias(account, channel string) id.RoomAlias {
+	localpart := strings.ReplaceAll(c.AppService.UsernameTemplate, "{{.}}", account+"_"+channel)
+	return id.NewRoomAlias(localpart, c.Homeserver.Domain)
+}
+
+func (c *Config) aliasRegex() *regexp.Regexp {
+	return regexp.MustCompile("^#" + strings.TrimPrefix(c.ghostRegex().String(), "^@"))
 }
 
 // Registration returns the registration the running bridge serves, built from

@@ -51,6 +51,14 @@ type Manager struct {
 	roomLocks sync.Map
 }
 
+// exclusive runs fn while neither this process nor another one runs fn for
+// the same key; fn re-reads the database first, so the second caller finds
+// what the first recorded.
+func (m *Manager) exclusive(ctx context.Context, key string, fn func(ctx context.Context) error) error {
+	defer m.lock(key)()
+	return m.DB.WithRoomLock(ctx, key, fn)
+}
+
 func (m *Manager) lock(key string) func() {
 	mu, _ := m.roomLocks.LoadOrStore(key, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
@@ -82,8 +90,15 @@ func (m *Manager) powerLevels(alias string) *event.PowerLevelsEventContent {
 }
 
 // EnsureSpace returns the account's Space, creating it on first use.
-func (m *Manager) EnsureSpace(ctx context.Context, alias string) (id.RoomID, error) {
-	defer m.lock("space:" + alias)()
+func (m *Manager) EnsureSpace(ctx context.Context, alias string) (space id.RoomID, err error) {
+	err = m.exclusive(ctx, "space:"+alias, func(ctx context.Context) (err error) {
+		space, err = m.ensureSpace(ctx, alias)
+		return err
+	})
+	return space, err
+}
+
+func (m *Manager) ensureSpace(ctx context.Context, alias string) (id.RoomID, error) {
 	acct, err := m.DB.Account.Get(ctx, alias)
 	if err != nil {
 		return "", err
@@ -96,7 +111,7 @@ func (m *Manager) EnsureSpace(ctx context.Context, alias string) (id.RoomID, err
 	}
 	// Agents are invited once the Space is stored (see storeAndInvite): one
 	// of them on an unreachable server must not fail the creation.
-	resp, err := m.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	space, _, err := m.createOrAdopt(ctx, m.Config.RoomAlias(alias, "space"), &mautrix.ReqCreateRoom{
 		Name:               cfg.DisplayName + " — Stripe customers",
 		Topic:              "Every Stripe customer of " + cfg.DisplayName + " has a room here.",
 		Preset:             "private_chat",
@@ -104,16 +119,16 @@ func (m *Manager) EnsureSpace(ctx context.Context, alias string) (id.RoomID, err
 		PowerLevelOverride: m.powerLevels(alias),
 	})
 	if err != nil {
-		return "", transient(fmt.Errorf("create space: %w", err))
+		return "", fmt.Errorf("create space: %w", err)
 	}
-	zerolog.Ctx(ctx).Info().Str("account", alias).Str("room_id", resp.RoomID.String()).Msg("Created account space")
-	err = m.storeAndInvite(ctx, alias, "", resp.RoomID, m.Config.Bridge.InviteAgents[alias], func(ctx context.Context) error {
-		return m.DB.Account.SetSpaceRoom(ctx, alias, resp.RoomID)
+	zerolog.Ctx(ctx).Info().Str("account", alias).Str("room_id", space.String()).Msg("Created account space")
+	err = m.storeAndInvite(ctx, alias, "", space, m.Config.Bridge.InviteAgents[alias], func(ctx context.Context) error {
+		return m.DB.Account.SetSpaceRoom(ctx, alias, space)
 	})
 	if err != nil {
 		return "", err
 	}
-	return resp.RoomID, nil
+	return space, nil
 }
 
 func (m *Manager) addToSpace(ctx context.Context, space, room id.RoomID) error {
@@ -145,7 +160,8 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 		{Type: event.StateHalfShotBridge, StateKey: &stateKey, Content: event.Content{Parsed: m.bridgeInfo(alias, channelID, name)}},
 		{Type: event.StateSpaceParent, StateKey: ptr(space.String()), Content: event.Content{Parsed: &event.SpaceParentEventContent{Via: []string{m.Config.Homeserver.Domain}, Canonical: true}}},
 	}, extraState...)
-	resp, err := m.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
+	roomAlias := m.Config.RoomAlias(alias, aliasChannel(channelID))
+	roomID, adopted, err := m.createOrAdopt(ctx, roomAlias, &mautrix.ReqCreateRoom{
 		Name:               name,
 		Topic:              topic,
 		Preset:             "private_chat",
@@ -154,20 +170,43 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 		PowerLevelOverride: m.powerLevels(alias),
 	})
 	if err != nil {
-		return "", transient(fmt.Errorf("create room: %w", err))
+		return "", err
 	}
-	if err = m.addToSpace(ctx, space, resp.RoomID); err != nil {
+	if adopted {
+		// The first attempt may have died before the ghost was invited or
+		// the room linked into the Space; both are idempotent.
+		if err = m.Bot.EnsureInvited(ctx, roomID, m.Config.GhostMXID(alias)); err != nil {
+			return "", transient(fmt.Errorf("invite ghost: %w", err))
+		}
+	}
+	if err = m.addToSpace(ctx, space, roomID); err != nil {
 		// The room works without the Space link; it is only navigation.
-		zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", resp.RoomID.String()).Msg("Failed to add room to space")
+		zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", roomID.String()).Msg("Failed to add room to space")
 	}
-	return resp.RoomID, nil
+	return roomID, nil
+}
+
+// aliasChannel is the alias key of a room: the feed keeps its name, a
+// customer's room gets a digest of the customer id.
+func aliasChannel(channelID string) string {
+	if channelID == "feed" {
+		return channelID
+	}
+	return customerChannel(channelID)
 }
 
 func ptr[T any](v T) *T { return &v }
 
 // EnsureFeedRoom returns the account's room for events without a customer.
-func (m *Manager) EnsureFeedRoom(ctx context.Context, alias string) (id.RoomID, error) {
-	defer m.lock("feed:" + alias)()
+func (m *Manager) EnsureFeedRoom(ctx context.Context, alias string) (room id.RoomID, err error) {
+	err = m.exclusive(ctx, "feed:"+alias, func(ctx context.Context) (err error) {
+		room, err = m.ensureFeedRoom(ctx, alias)
+		return err
+	})
+	return room, err
+}
+
+func (m *Manager) ensureFeedRoom(ctx context.Context, alias string) (id.RoomID, error) {
 	acct, err := m.DB.Account.Get(ctx, alias)
 	if err != nil {
 		return "", err
@@ -233,8 +272,15 @@ func (m *Manager) linkedUser(ctx context.Context, cus *stripe.Customer) id.UserI
 
 // EnsurePortal returns the customer's portal with a room, creating the room
 // on first use. cus may be nil; the customer is then fetched from Stripe.
-func (m *Manager) EnsurePortal(ctx context.Context, alias, customerID string, cus *stripe.Customer) (*database.Portal, error) {
-	defer m.lock("portal:" + alias + "/" + customerID)()
+func (m *Manager) EnsurePortal(ctx context.Context, alias, customerID string, cus *stripe.Customer) (portal *database.Portal, err error) {
+	err = m.exclusive(ctx, "portal:"+alias+"/"+customerID, func(ctx context.Context) (err error) {
+		portal, err = m.ensurePortal(ctx, alias, customerID, cus)
+		return err
+	})
+	return portal, err
+}
+
+func (m *Manager) ensurePortal(ctx context.Context, alias, customerID string, cus *stripe.Customer) (*database.Portal, error) {
 	portal, err := m.DB.Portal.Get(ctx, alias, customerID)
 	if err != nil {
 		return nil, err
