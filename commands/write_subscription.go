@@ -40,7 +40,11 @@ type subscriptionParams struct {
 	OldPrice     string `json:"old_price,omitempty"`
 	Price        string `json:"price,omitempty"`
 	Proration    string `json:"proration_behavior,omitempty"`
-	Coupon       string `json:"coupon,omitempty"`
+	// ProrationDate (Unix seconds) is the moment the plan-change prompt
+	// previewed the proration for; the confirmed update sends the same one,
+	// so the amount applied is the amount shown.
+	ProrationDate int64  `json:"proration_date,omitempty"`
+	Coupon        string `json:"coupon,omitempty"`
 }
 
 // agentWriteCommands are the agents' writes on subscriptions, invoices and

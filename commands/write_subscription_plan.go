@@ -69,6 +69,13 @@ func (p *Processor) cmdChangePlan(ce *Event) {
 		return
 	}
 	change := stripeapi.PriceChange{SubscriptionID: sub.ID, ItemID: item.ID, PriceID: price.ID, ProrationBehavior: proration}
+	if proration != "none" {
+		// The moment previewed is stored with the prompt and sent again on
+		// confirmation: Stripe prorates by the second, so an update
+		// prorated for the confirmation's own moment would differ from
+		// the amount the prompt showed.
+		change.ProrationDate = p.deps.now().Unix()
+	}
 	summary := fmt.Sprintf("**Change plan** of subscription %s for %s: %s → %s, effective now. %s",
 		id, code(portal.Name), describePrice(item.Price), describePrice(price),
 		previewSentence(ce, api, portal.CustomerID, change, sub))
@@ -78,6 +85,7 @@ func (p *Processor) cmdChangePlan(ce *Event) {
 	}
 	p.askConfirmation(ce, portal, "change-plan", sub.ID, subscriptionParams{
 		Subscription: sub.ID, ItemID: item.ID, OldPrice: old, Price: price.ID, Proration: proration,
+		ProrationDate: change.ProrationDate,
 	}, summary)
 }
 
@@ -118,6 +126,7 @@ func previewSentence(ce *Event, api CustomerAPI, customerID string, change strip
 func runChangePlan(ce *Event, api CustomerAPI, params subscriptionParams, key string) (*stripe.Subscription, string, error) {
 	sub, err := api.ChangePrice(ce.Ctx, stripeapi.PriceChange{
 		SubscriptionID: params.Subscription, ItemID: params.ItemID, PriceID: params.Price, ProrationBehavior: params.Proration,
+		ProrationDate: params.ProrationDate,
 	}, key)
 	if err != nil {
 		return sub, "", err

@@ -5,7 +5,10 @@
 set -euo pipefail
 
 DENDRITE_VERSION=v0.13.8
-STRIPE_MOCK_VERSION=v0.203.0
+# stripe-mock v0.183.0 embeds Stripe's OpenAPI spec of API version 2023-10-16,
+# the version stripe-go v76 sends; later releases check against newer specs
+# (v0.203.0 refuses /v1/invoices/upcoming, replaced there by create_preview).
+STRIPE_MOCK_VERSION=v0.183.0
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="$root/.tools"
@@ -13,6 +16,8 @@ mkdir -p "$tools/bin"
 
 install() {
 	local name="$1" pkg="$2" version="$3"
+	# The stamp names the version installed: a changed pin finds no stamp
+	# and re-installs over the old binary, then replaces the old stamp.
 	local stamp="$tools/bin/.$name-$version"
 	if [[ -x "$tools/bin/$name" && -f "$stamp" ]]; then
 		return 0

@@ -156,6 +156,15 @@ func TestRequestsAreWellFormedForCommands(t *testing.T) {
 		"Dispute":        func() error { _, err := c.Dispute(ctx, "dp_123"); return err },
 		"Disputes":       func() error { _, err := c.Disputes(ctx, "cus_123", 20); return err },
 		"chargeDisputes": func() error { _, err := c.chargeDisputes(ctx, "ch_123"); return err },
+		// GET /v1/invoices/upcoming is in the 2023-10-16 spec stripe-mock
+		// v0.183.0 embeds (later specs replaced it by create_preview).
+		"UpcomingInvoice": func() error {
+			inv, err := c.UpcomingInvoice(ctx, "cus_123")
+			if err == nil && inv == nil {
+				return errors.New("no invoice in stripe-mock's answer")
+			}
+			return err
+		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
@@ -164,15 +173,4 @@ func TestRequestsAreWellFormedForCommands(t *testing.T) {
 			}
 		})
 	}
-	// stripe-mock's spec is newer than API version 2023-10-16: it replaced
-	// GET /v1/invoices/upcoming by create_preview and answers 400 for it. The
-	// request reaching that answer (not a 404 or a client-side error) is as
-	// far as stripe-mock can check it; stripefake checks the behaviour.
-	t.Run("UpcomingInvoice", func(t *testing.T) {
-		inv, err := c.UpcomingInvoice(ctx, "cus_123")
-		var serr *stripe.Error
-		if !errors.As(err, &serr) || serr.HTTPStatusCode != http.StatusBadRequest || inv != nil {
-			t.Errorf("want stripe-mock's 400 for /v1/invoices/upcoming, got %v, %v", inv, err)
-		}
-	})
 }

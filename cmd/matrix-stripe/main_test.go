@@ -1,16 +1,39 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix/appservice"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
+
+// runMainEnv makes the test binary run main's run() instead of the tests,
+// so a test can watch the real bridge as a child process: its exit code
+// and the log lines it writes to stderr.
+const runMainEnv = "MATRIX_STRIPE_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
@@ -97,5 +120,135 @@ func TestAsk(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "ask", "-customer", "nope", "hi"); code != exitUsage {
 		t.Errorf("bad customer id: code %d", code)
+	}
+}
+
+// fakeHomeserver answers the calls the bridge makes before "Bridge started"
+// (versions, bot registration, whoami, profile) and 200 {} to the rest, so
+// a bridge whose listener works gets all the way up.
+func fakeHomeserver(t *testing.T, bot string) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.URL.Path == "/_matrix/client/versions":
+			fmt.Fprint(w, `{"versions":["v1.2"]}`)
+		case strings.HasSuffix(r.URL.Path, "/account/whoami"), strings.HasSuffix(r.URL.Path, "/register"):
+			fmt.Fprintf(w, `{"user_id":%q}`, bot)
+		default:
+			fmt.Fprint(w, `{}`)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// bridgeConfig writes a valid config (generated tokens, SQLite in dir) that
+// listens on port and talks to the given homeserver and Stripe.
+func bridgeConfig(t *testing.T, dir string, port int, homeserver string, fake *stripefake.Server) string {
+	t.Helper()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if code, _, errOut := runCLI(t, "-e", "-c", cfgPath); code != exitOK {
+		t.Fatalf("-e: %d %s", code, errOut)
+	}
+	if code, _, errOut := runCLI(t, "-g", "-c", cfgPath, "-r", filepath.Join(dir, "registration.yaml")); code != exitOK {
+		t.Fatalf("-g: %d %s", code, errOut)
+	}
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	for old, repl := range map[string]string{
+		"address: http://localhost:8008":               "address: " + homeserver,
+		"port: 29340":                                  "port: " + strconv.Itoa(port),
+		"uri: file:matrix-stripe.db?_txlock=immediate": "uri: file:" + filepath.Join(dir, "bridge.db") + "?_txlock=immediate",
+		`api_key: "rk_test_replace_me"`:                "api_key: " + fake.APIKey(),
+		`"whsec_replace_me"`:                           "whsec_test_listener",
+		`api_url: ""`:                                  "api_url: " + fake.URL(),
+	} {
+		if strings.Count(text, old) != 1 {
+			t.Fatalf("example config no longer has exactly one %q", old)
+		}
+		text = strings.Replace(text, old, repl, 1)
+	}
+	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
+
+// TestListenerFailureExits runs the bridge binary's run() as a child
+// process. With the appservice port free it gets to "Bridge started" (so
+// the fakes suffice); with the port held by the test it must not: it exits
+// 14, as the README promises, and its log names the listener and address.
+func TestListenerFailureExits(t *testing.T) {
+	const bot = "@stripebot:example.com"
+	cases := []struct {
+		name  string
+		taken bool
+	}{
+		{"port free", false},
+		{"port taken", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fake := stripefake.New(stripefake.Options{})
+			if err := fake.Start("127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = fake.Close() })
+			held, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := held.Addr().(*net.TCPAddr).Port
+			if !tc.taken {
+				held.Close() // free again; the bridge may take it
+			} else {
+				t.Cleanup(func() { held.Close() })
+			}
+			cfgPath := bridgeConfig(t, dir, port, fakeHomeserver(t, bot).URL, fake)
+
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-c", cfgPath, "-n")
+			cmd.Env = append(os.Environ(), runMainEnv+"=1")
+			cmd.Dir = dir
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var lines []string
+			started := false
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				lines = append(lines, sc.Text())
+				if strings.Contains(sc.Text(), `"Bridge started"`) && !started {
+					started = true
+					_ = cmd.Process.Signal(syscall.SIGTERM)
+				}
+			}
+			err = cmd.Wait()
+			if ctx.Err() != nil {
+				t.Fatalf("bridge still running after 60 s (killed); log:\n%s", strings.Join(lines, "\n"))
+			}
+			code := cmd.ProcessState.ExitCode()
+			log := strings.Join(lines, "\n")
+			if !tc.taken {
+				if !started || code != exitOK {
+					t.Fatalf("free port: started %v, exit %d (%v); log:\n%s", started, code, err, log)
+				}
+				return
+			}
+			addr := fmt.Sprintf("appservice HTTP listener on 127.0.0.1:%d", port)
+			if started || code != exitStartFailed || !strings.Contains(log, addr) || !strings.Contains(log, "address already in use") {
+				t.Fatalf("taken port: started %v, exit %d, want %d and a log line with %q; log:\n%s", started, code, exitStartFailed, addr, log)
+			}
+		})
 	}
 }
