@@ -233,6 +233,8 @@ func (br *Bridge) initWebhook() {
 		Inbox:    br.DB.Event,
 		Log:      br.Log.With().Str("component", "webhook").Logger(),
 		Notify:   br.wakeWorkers,
+		// The catch-up resolves with the same one (customerResolver).
+		Resolver: br.customerResolver(),
 	})
 	br.AS.Router.Handle(br.Webhook.Pattern(), br.Webhook)
 }

@@ -94,6 +94,10 @@ type AccountConfig struct {
 	Livemode       bool     `yaml:"livemode"`
 	DashboardURL   string   `yaml:"dashboard_url"`
 	APIURL         string   `yaml:"api_url"`
+	// CatchupEvents are the event types the Events API catch-up stores
+	// (exact, "prefix.*" or "*"); empty means those the account's webhook
+	// endpoints select, read through the API.
+	CatchupEvents []string `yaml:"catchup_events"`
 }
 
 type BridgeConfig struct {

@@ -178,6 +178,8 @@ func (c *Config) validateAccounts() error {
 	if len(c.Stripe.Accounts) == 0 {
 		return invalid("stripe.accounts", "configure at least one account")
 	}
+	// What Stripe's enabled_events accepts, and prefixes.
+	eventTypePattern := regexp.MustCompile(`^(\*|[a-z_]+(\.[a-z_]+)*(\.\*)?)$`)
 	seen := make(map[string]bool)
 	for i, acct := range c.Stripe.Accounts {
 		key := fmt.Sprintf("stripe.accounts[%d]", i)
@@ -211,6 +213,12 @@ func (c *Config) validateAccounts() error {
 		if acct.APIURL != "" {
 			if err := checkURL(key+".api_url", acct.APIURL); err != nil {
 				return err
+			}
+		}
+		for j, pattern := range acct.CatchupEvents {
+			if !eventTypePattern.MatchString(pattern) {
+				return invalid(fmt.Sprintf("%s.catchup_events[%d]", key, j),
+					"%q must be an event type (invoice.paid), a prefix (invoice.*) or *", pattern)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,6 +30,11 @@ const (
 	EventSkipped EventState = "skipped"
 	// EventFailed gave up; it waits for an operator's Retry and blocks nothing.
 	EventFailed EventState = "failed"
+	// EventUnresolved names no customer and its customer could not be looked
+	// up when it arrived (Stripe unreachable). It is in nobody's queue until
+	// Resolve gives it its customer (or none): delivering it customer-less
+	// would let it overtake its customer's earlier events.
+	EventUnresolved EventState = "unresolved"
 )
 
 // Event is one Stripe event in the inbox.
@@ -49,13 +55,23 @@ type Event struct {
 	ClaimedUntil  time.Time
 	MatrixEventID id.EventID
 	DeliveredAt   time.Time
+	// CausalRank orders events of one second by Stripe's causal order;
+	// Insert sets it from Type (CausalRank).
+	CausalRank int
+	// ArrivalSeq is the inbox's arrival number, set by Insert: the last
+	// tie-breaker of the delivery order.
+	ArrivalSeq int64
+	// ObjectID is data.object.id ("" if unknown), so that a later event
+	// about the object finds its customer.
+	ObjectID string
 }
 
 func newEvent() *Event { return &Event{} }
 
 const eventColumns = `
 	event_id, account_id, customer_id, type, api_version, created, payload, received_at,
-	state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, matrix_event_id, delivered_at
+	state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, matrix_event_id, delivered_at,
+	causal_rank, object_id, arrival_seq
 `
 
 const (
@@ -63,15 +79,20 @@ const (
 	listFailedQuery    = `SELECT ` + eventColumns + ` FROM stripe_event WHERE state='failed' ORDER BY created, event_id LIMIT $1`
 	accountHealthQuery = `
 		SELECT COALESCE(MAX(received_at), 0),
-		       COUNT(*) FILTER (WHERE state='pending'),
+		       COUNT(*) FILTER (WHERE state IN ('pending', 'unresolved')),
 		       COUNT(*) FILTER (WHERE state='failed')
 		FROM stripe_event WHERE account_id=$1
 	`
+	// arrival_seq comes from its sequence on PostgreSQL; on SQLite, which
+	// runs one write at a time, from the largest so far (%s).
 	insertEventQuery = `
 		INSERT INTO stripe_event (` + eventColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, %s)
 		ON CONFLICT (event_id) DO NOTHING
+		RETURNING arrival_seq
 	`
+	nextArrivalPostgres = `DEFAULT`
+	nextArrivalSQLite   = `(SELECT COALESCE(MAX(arrival_seq), 0) + 1 FROM stripe_event)`
 
 	// claimEventQuery claims the oldest event that may be delivered now, in
 	// one statement: SQLite takes its write lock when the statement starts,
@@ -103,9 +124,10 @@ const (
 						AND earlier.account_id=candidate.account_id
 						AND (earlier.customer_id=candidate.customer_id
 							OR (earlier.customer_id IS NULL AND candidate.customer_id IS NULL))
-						-- Stripe's created has second precision; the event id
-						-- breaks ties the same way on every worker.
-						AND (earlier.created, earlier.event_id) < (candidate.created, candidate.event_id)
+						-- Stripe's created has second precision: within a
+						-- second, Stripe's causal order of types, then arrival.
+						AND (earlier.created, earlier.causal_rank, earlier.arrival_seq)
+							< (candidate.created, candidate.causal_rank, candidate.arrival_seq)
 				)
 				-- One delivery per customer at a time, even when an earlier
 				-- event arrived after a later one was already claimed (Stripe
@@ -120,7 +142,7 @@ const (
 						AND (busy.customer_id=candidate.customer_id
 							OR (busy.customer_id IS NULL AND candidate.customer_id IS NULL))
 				)
-			ORDER BY candidate.created, candidate.event_id
+			ORDER BY candidate.created, candidate.causal_rank, candidate.arrival_seq
 			LIMIT 1
 			%s
 		)
@@ -148,6 +170,34 @@ const (
 		SET state='skipped', last_error=$2, claimed_by=NULL, claimed_until=NULL
 		WHERE event_id=$1 AND state='pending'
 	`
+	listUnresolvedQuery = `
+		SELECT ` + eventColumns + ` FROM stripe_event
+		WHERE state='unresolved' AND next_attempt_at <= $1
+		ORDER BY created, causal_rank, arrival_seq
+		LIMIT $2
+	`
+	// Attempts restart: they counted lookups, not deliveries. The event is
+	// due at once, in its customer's queue at its place in delivery order.
+	resolveEventQuery = `
+		UPDATE stripe_event
+		SET state='pending', customer_id=$2, attempts=0, next_attempt_at=$3, last_error=NULL
+		WHERE event_id=$1 AND state='unresolved'
+	`
+	markUnresolvedRetryQuery = `
+		UPDATE stripe_event
+		SET attempts=attempts+1, last_error=$2, next_attempt_at=$3
+		WHERE event_id=$1 AND state='unresolved'
+	`
+	// Any event of the account about the object that names a customer, or a
+	// message the bridge posted about it: the object's customer is theirs.
+	customerOfObjectQuery = `
+		SELECT customer_id FROM stripe_event
+		WHERE account_id=$1 AND object_id=$2 AND customer_id IS NOT NULL
+		UNION ALL
+		SELECT customer_id FROM message
+		WHERE account_id=$1 AND stripe_object_id=$2 AND customer_id IS NOT NULL AND customer_id <> ''
+		LIMIT 1
+	`
 	// Attempts restart so the worker's give-up rule applies afresh.
 	retryEventQuery = `
 		UPDATE stripe_event
@@ -155,6 +205,44 @@ const (
 		WHERE event_id=$1 AND state='failed'
 	`
 )
+
+// CustomerOfObject returns the customer the bridge has already seen owning a
+// Stripe object (a charge, a payment intent) of the account, or "".
+func (eq *EventQuery) CustomerOfObject(ctx context.Context, accountID, objectID string) (string, error) {
+	if objectID == "" {
+		return "", nil
+	}
+	var customerID string
+	err := eq.GetDB().QueryRow(ctx, customerOfObjectQuery, accountID, objectID).Scan(&customerID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return customerID, err
+}
+
+// ListUnresolved returns up to limit unresolved events due for another
+// customer lookup at now, in delivery order.
+func (eq *EventQuery) ListUnresolved(ctx context.Context, now time.Time, limit int) ([]*Event, error) {
+	return eq.QueryMany(ctx, listUnresolvedQuery, now.UnixMilli(), limit)
+}
+
+// Resolve gives an unresolved event its customer ("" for none: it then joins
+// the account's customer-less queue) and queues it, due at now. It reports
+// false if the event is not unresolved (another process resolved it).
+func (eq *EventQuery) Resolve(ctx context.Context, eventID, customerID string, now time.Time) (bool, error) {
+	res, err := eq.GetDB().Exec(ctx, resolveEventQuery, eventID, dbutil.StrPtr(customerID), now.UnixMilli())
+	if err != nil {
+		return false, err
+	}
+	affected, err := res.RowsAffected()
+	return affected == 1, err
+}
+
+// MarkUnresolvedRetry records a failed customer lookup; the next is due at
+// nextAttempt.
+func (eq *EventQuery) MarkUnresolvedRetry(ctx context.Context, eventID, errMsg string, nextAttempt time.Time) error {
+	return eq.Exec(ctx, markUnresolvedRetryQuery, eventID, errMsg, nextAttempt.UnixMilli())
+}
 
 // AccountHealth is what the inbox says about one account's webhooks.
 type AccountHealth struct {
@@ -187,7 +275,8 @@ func (eq *EventQuery) Get(ctx context.Context, eventID string) (*Event, error) {
 // webhook and the catch-up may both bring the same event.
 //
 // Empty State means pending, zero ReceivedAt means now, zero NextAttemptAt
-// means at once.
+// means at once. CausalRank is always set from Type, and ArrivalSeq is
+// assigned, so that every inserter queues the same way.
 func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, err error) {
 	if evt.State == "" {
 		evt.State = EventPending
@@ -198,15 +287,17 @@ func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, er
 	if evt.NextAttemptAt.IsZero() {
 		evt.NextAttemptAt = evt.ReceivedAt
 	}
-	res, err := eq.GetDB().Exec(ctx, insertEventQuery, evt.sqlVariables()...)
-	if err != nil {
-		return false, err
+	evt.CausalRank = CausalRank(evt.Type)
+	next := nextArrivalSQLite
+	if eq.GetDB().Dialect == dbutil.Postgres {
+		next = nextArrivalPostgres
 	}
-	affected, err := res.RowsAffected()
-	if err != nil {
-		return false, err
+	vars := evt.sqlVariables()
+	err = eq.GetDB().QueryRow(ctx, fmt.Sprintf(insertEventQuery, next), vars[:len(vars)-1]...).Scan(&evt.ArrivalSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
 	}
-	return affected == 1, nil
+	return err == nil, err
 }
 
 // ClaimNext leases the oldest event that may be delivered now to workerID
@@ -284,13 +375,14 @@ func (eq *EventQuery) Retry(ctx context.Context, eventID string) (bool, error) {
 }
 
 func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
-	var customerID, lastError, claimedBy, matrixEventID sql.NullString
+	var customerID, lastError, claimedBy, matrixEventID, objectID sql.NullString
 	var claimedUntil, deliveredAt sql.NullInt64
 	var created, receivedAt, nextAttemptAt int64
 	var payload []byte
 	err := row.Scan(
 		&e.ID, &e.AccountID, &customerID, &e.Type, &e.APIVersion, &created, &payload, &receivedAt,
 		&e.State, &e.Attempts, &nextAttemptAt, &lastError, &claimedBy, &claimedUntil, &matrixEventID, &deliveredAt,
+		&e.CausalRank, &objectID, &e.ArrivalSeq,
 	)
 	if err != nil {
 		return nil, err
@@ -305,6 +397,7 @@ func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
 	e.ClaimedUntil = nullUnixMilli(claimedUntil)
 	e.MatrixEventID = id.EventID(matrixEventID.String)
 	e.DeliveredAt = nullUnixMilli(deliveredAt)
+	e.ObjectID = objectID.String
 	return e, nil
 }
 
@@ -315,5 +408,6 @@ func (e *Event) sqlVariables() []any {
 		e.State, e.Attempts, e.NextAttemptAt.UnixMilli(), dbutil.StrPtr(e.LastError),
 		dbutil.StrPtr(e.ClaimedBy), dbutil.UnixMilliPtr(e.ClaimedUntil),
 		dbutil.StrPtr(e.MatrixEventID), dbutil.UnixMilliPtr(e.DeliveredAt),
+		e.CausalRank, dbutil.StrPtr(e.ObjectID), e.ArrivalSeq,
 	}
 }

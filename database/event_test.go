@@ -56,6 +56,7 @@ func TestEventInsert(t *testing.T) {
 		t.Run("roundtrip", func(t *testing.T) {
 			evt := inboxEvent("evt_1", "cus_a", 10)
 			evt.Payload = payload
+			evt.ObjectID = "in_1"
 			insertEvents(t, db, evt)
 			got, err := eq.Get(ctx, "evt_1")
 			must(t, err)
@@ -63,6 +64,12 @@ func TestEventInsert(t *testing.T) {
 			want.Payload = payload
 			want.State = database.EventPending
 			want.NextAttemptAt = t0
+			want.CausalRank = database.CausalRank("invoice.paid")
+			want.ArrivalSeq = evt.ArrivalSeq
+			want.ObjectID = "in_1"
+			if evt.ArrivalSeq <= 0 {
+				t.Errorf("Insert assigned arrival number %d", evt.ArrivalSeq)
+			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("Get = %+v\nwant  %+v", got, want)
 			}
@@ -112,7 +119,7 @@ func TestClaimNextOrder(t *testing.T) {
 			inboxEvent("evt_a2", "cus_a", 20),
 			inboxEvent("evt_b1", "cus_b", 15),
 			inboxEvent("evt_a1", "cus_a", 10),
-			inboxEvent("evt_b2", "cus_b", 15), // same second as evt_b1: the id decides
+			inboxEvent("evt_b2", "cus_b", 15), // same second and type as evt_b1: arrival decides
 		)
 
 		now := t0

@@ -73,6 +73,9 @@ type Options struct {
 	// stored, so delivery workers wake up. It runs on the request's
 	// goroutine after the answer is written, so it must not block.
 	Notify func(accountAlias string)
+	// Resolver finds the customer of events whose object names none before
+	// they are stored (nil: from the payload only).
+	Resolver *Resolver
 }
 
 // Handler is the webhook endpoint for all configured accounts.
@@ -84,6 +87,7 @@ type Handler struct {
 	tolerance time.Duration
 	now       func() time.Time
 	notify    func(accountAlias string)
+	resolver  *Resolver
 
 	// warnedVersions remembers which (account, api_version) pairs were
 	// already warned about: every event of a mismatched endpoint has the
@@ -92,7 +96,13 @@ type Handler struct {
 	warnedVersions map[accountVersion]struct{}
 }
 
-type accountVersion struct{ account, version string }
+// accountVersion keys the version warnings; listed tells the Events API
+// (events keep the version they were created with) from webhooks (the
+// endpoint's version).
+type accountVersion struct {
+	account, version string
+	listed           bool
+}
 
 // NewHandler builds the handler. Mount it at Pattern.
 func NewHandler(opts Options) *Handler {
@@ -104,6 +114,7 @@ func NewHandler(opts Options) *Handler {
 		tolerance:      opts.Tolerance,
 		now:            opts.Now,
 		notify:         opts.Notify,
+		resolver:       opts.Resolver,
 		warnedVersions: make(map[accountVersion]struct{}),
 	}
 	if h.maxBody <= 0 {
@@ -218,11 +229,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 	log = log.With().
 		Str("stripe_event_id", evt.ID).
 		Str("event_type", evt.Type).
-		Str("customer_id", evt.CustomerID).
 		Logger()
 	if status := ep.checkOrigin(log, payload); status != 0 {
 		return status, nil
 	}
+	// Before storing: an event queued without its customer could overtake
+	// the customer's earlier events. If Stripe cannot say now, the event is
+	// stored all the same, to be resolved before anything delivers it.
+	if err := h.resolver.Resolve(r.Context(), evt); err != nil {
+		log.Warn().Err(err).Msg("Could not resolve the customer of a Stripe webhook yet; storing it to resolve before delivery")
+	}
+	log = log.With().Str("customer_id", evt.CustomerID).Logger()
 
 	// The request's context: if Stripe stops waiting, nobody reads the
 	// answer anyway, and its retry finds the event stored or not.
@@ -231,7 +248,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 		log.Err(err).Msg("Could not store Stripe webhook; answering 503 so Stripe retries")
 		return http.StatusServiceUnavailable, nil
 	}
-	h.warnVersionMismatch(log, alias, evt.APIVersion)
+	h.warnVersionMismatch(log, accountVersion{alias, evt.APIVersion, false})
 	if !inserted {
 		log.Debug().Msg("Stripe webhook was already in the inbox")
 		return http.StatusOK, nil
@@ -260,13 +277,21 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, log zerolog.L
 	return payload, 0
 }
 
+// WarnListedAPIVersion is the webhook's version warning for events the
+// Events API catch-up lists: they keep the API version they were created
+// with (the account's default then), whatever the request's version. Such
+// events are stored and shown from the fields that are understood, like
+// webhooks; the operator hears once per account and version.
+func (h *Handler) WarnListedAPIVersion(log zerolog.Logger, alias, version string) {
+	h.warnVersionMismatch(log, accountVersion{alias, version, true})
+}
+
 // warnVersionMismatch tells the operator once per account and version that
 // events arrive in a version stripe-go v76 does not fully understand.
-func (h *Handler) warnVersionMismatch(log zerolog.Logger, alias, version string) {
-	if version == stripe.APIVersion {
+func (h *Handler) warnVersionMismatch(log zerolog.Logger, key accountVersion) {
+	if key.version == stripe.APIVersion {
 		return
 	}
-	key := accountVersion{alias, version}
 	h.versionMu.Lock()
 	_, warned := h.warnedVersions[key]
 	h.warnedVersions[key] = struct{}{}
@@ -274,11 +299,16 @@ func (h *Handler) warnVersionMismatch(log zerolog.Logger, alias, version string)
 	if warned {
 		return
 	}
+	msg := "Stripe webhook endpoint sends a different API version than this bridge understands; " +
+		"events are stored and shown from the fields it knows, but pin the endpoint to the expected version"
+	if key.listed {
+		msg = "Stripe events listed by the catch-up were created at a different API version than this bridge understands; " +
+			"they are stored and shown from the fields it knows, but set the account's default API version to the expected one"
+	}
 	log.Warn().
-		Str("api_version", version).
+		Str("api_version", key.version).
 		Str("expected_api_version", stripe.APIVersion).
-		Msg("Stripe webhook endpoint sends a different API version than this bridge understands; " +
-			"events are stored and shown from the fields it knows, but pin the endpoint to the expected version")
+		Msg(msg)
 }
 
 func reply(w http.ResponseWriter, status int) {

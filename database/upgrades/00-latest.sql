@@ -1,4 +1,4 @@
--- v0 -> v4: Latest revision
+-- v0 -> v5: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -55,12 +55,25 @@ CREATE TABLE stripe_event (
 	claimed_by      TEXT,
 	claimed_until   BIGINT,
 	matrix_event_id TEXT,
-	delivered_at    BIGINT
+	delivered_at    BIGINT,
+	-- Stripe's causal order of the type within one second (database.CausalRank).
+	causal_rank     INTEGER NOT NULL DEFAULT 0,
+	-- Monotonic arrival number: the last tie-breaker of the delivery order.
+	-- On SQLite each insert takes MAX+1 (writes are serialised).
+	-- only: postgres
+	arrival_seq     BIGSERIAL,
+	-- only: sqlite (line commented)
+--	arrival_seq     BIGINT,
+	-- data.object.id, to find the customer of a later event about it.
+	object_id       TEXT
 );
 CREATE INDEX stripe_event_claim_idx ON stripe_event (state, next_attempt_at);
--- Claims walk pending events oldest first and stop at the first deliverable one.
-CREATE INDEX stripe_event_order_idx ON stripe_event (state, created, event_id);
-CREATE INDEX stripe_event_customer_order_idx ON stripe_event (account_id, customer_id, created, event_id);
+-- Claims walk pending events in delivery order and stop at the first deliverable one.
+CREATE INDEX stripe_event_order_idx ON stripe_event (state, created, causal_rank, arrival_seq);
+CREATE INDEX stripe_event_customer_order_idx ON stripe_event (account_id, customer_id, created, causal_rank, arrival_seq);
+CREATE INDEX stripe_event_object_idx ON stripe_event (account_id, object_id);
+-- only: sqlite
+CREATE INDEX stripe_event_arrival_idx ON stripe_event (arrival_seq);
 
 CREATE TABLE message (
 	room_id          TEXT   NOT NULL,
@@ -75,6 +88,7 @@ CREATE TABLE message (
 	PRIMARY KEY (room_id, matrix_event_id)
 );
 CREATE INDEX message_object_idx ON message (room_id, stripe_object_id);
+CREATE INDEX message_stripe_object_idx ON message (account_id, stripe_object_id);
 
 CREATE TABLE management_room (
 	user_id TEXT NOT NULL PRIMARY KEY,
