@@ -84,6 +84,7 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 }
 
 func (br *Bridge) renderOptions(alias string) portal.RenderOptions {
+	// "feed" (and the older "generic") post unknown types in the feed room.
 	opts := portal.RenderOptions{SkipUnknown: br.Config.Bridge.UnknownEvents == "skip"}
 	if acct := br.Config.Account(alias); acct != nil {
 		opts.DashboardLink = acct.DashboardLink
@@ -108,13 +109,14 @@ func (br *Bridge) deliverOne(ctx context.Context, evt *database.Event) {
 	defer cancelMark()
 	switch {
 	case err == nil && res.Skipped:
-		err = br.DB.Event.MarkSkipped(markCtx, evt.ID, "no message for this event type (bridge.unknown_events: skip)")
-		log.Debug().Msg("Skipped inbox event")
+		err = br.DB.Event.MarkSkipped(markCtx, evt.ID, res.SkipReason)
+		log.Debug().Str("reason", res.SkipReason).Msg("Skipped inbox event")
 	case err == nil:
-		// One commit for both: on PostgreSQL each commit is an fsync.
+		// One commit for all: on PostgreSQL each commit is an fsync. The
+		// customer's message and the feed line are recorded together.
 		err = br.DB.DoTxn(markCtx, nil, func(ctx context.Context) error {
-			if res.Message != nil {
-				if err := br.DB.Message.Insert(ctx, res.Message); err != nil {
+			for _, msg := range res.Messages {
+				if err := br.DB.Message.Insert(ctx, msg); err != nil {
 					return err
 				}
 			}

@@ -95,8 +95,10 @@ func (c *Config) Validate() error {
 	if c.Bridge.CustomerLinkKey == "" {
 		return invalid("bridge.customer_link_key", "must be set (default matrix_user_id)")
 	}
-	if c.Bridge.UnknownEvents != "generic" && c.Bridge.UnknownEvents != "skip" {
-		return invalid("bridge.unknown_events", "%q is not generic or skip", c.Bridge.UnknownEvents)
+	switch c.Bridge.UnknownEvents {
+	case "feed", "skip", "generic": // "generic" is the older name of "feed"
+	default:
+		return invalid("bridge.unknown_events", "%q is not feed or skip", c.Bridge.UnknownEvents)
 	}
 	if c.Bridge.DeliveryWorkers < 1 || c.Bridge.DeliveryWorkers > 64 {
 		return invalid("bridge.delivery_workers", "must be between 1 and 64")

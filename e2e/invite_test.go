@@ -41,7 +41,7 @@ func TestInviteUnreachableCustomer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if _, err = sc.Customers.Update(cus.ID, &stripe.CustomerParams{Description: stripe.String(fmt.Sprintf("note %d", i))}); err != nil {
+		if _, err = sc.Customers.Update(cus.ID, &stripe.CustomerParams{Phone: stripe.String(fmt.Sprintf("+1 555 010%d", i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -110,7 +110,7 @@ func TestInviteUnreachableCustomer(t *testing.T) {
 		if tried, err := s.bridge.RetryInvites(ctx); err != nil || tried != 0 {
 			t.Errorf("an invite backing off was tried again: %d (%v)", tried, err)
 		}
-		if _, err = sc.Customers.Update(cus.ID, &stripe.CustomerParams{Description: stripe.String("after retry")}); err != nil {
+		if _, err = sc.Customers.Update(cus.ID, &stripe.CustomerParams{Phone: stripe.String("+1 555 0199")}); err != nil {
 			t.Fatal(err)
 		}
 		waitInboxDone(t, s, events+1)

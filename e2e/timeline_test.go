@@ -180,13 +180,15 @@ func TestTimeline(t *testing.T) {
 	t.Run("crash between send and commit still posts once", func(t *testing.T) {
 		// Play a bridge that claimed an event, sent it and died before
 		// recording the delivery: its lease runs out and a live worker
-		// redelivers with the same transaction id.
-		_, err := sc.Customers.Update(cus.ID, &stripe.CustomerParams{Description: stripe.String("VIP")})
+		// redelivers with the same transaction id. (A phone number is
+		// something the customer sees; a description-only update posts
+		// nothing in their room.)
+		_, err := sc.Customers.Update(cus.ID, &stripe.CustomerParams{Phone: stripe.String("+1 555 0100")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		waitInboxSettled(t, s, 3)
-		before := len(waitMessages(t, agent, portal.RoomID, ghost, 2))
+		before := len(waitMessages(t, agent, portal.RoomID, ghost, 3))
 		evts := fake.Events()
 		row, err := s.bridge.DB.Event.Get(t.Context(), evts[len(evts)-1].ID)
 		if err != nil || row == nil {
@@ -213,8 +215,8 @@ func TestTimeline(t *testing.T) {
 		}
 		// A second apart, so Stripe's whole-second created orders them.
 		for i := range 4 {
-			desc := fmt.Sprintf("step %d", i)
-			if _, err := sc.Customers.Update(cus.ID, &stripe.CustomerParams{Description: stripe.String(desc)}); err != nil {
+			phone := fmt.Sprintf("+1 555 010%d", i+1)
+			if _, err := sc.Customers.Update(cus.ID, &stripe.CustomerParams{Phone: stripe.String(phone)}); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(1100 * time.Millisecond)
@@ -311,7 +313,7 @@ func TestTwoBridgesOnOnePostgresNeverDoublePost(t *testing.T) {
 	}
 	for u := range updates {
 		for _, cid := range ids {
-			if _, err := sc.Customers.Update(cid, &stripe.CustomerParams{Description: stripe.String(fmt.Sprint(u))}); err != nil {
+			if _, err := sc.Customers.Update(cid, &stripe.CustomerParams{Phone: stripe.String(fmt.Sprintf("+1 555 010%d", u))}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -423,9 +425,43 @@ func TestTimelineRouting(t *testing.T) {
 			return feed != "", ""
 		})
 		joinWhenInvited(t, agent, feed)
-		msgs := waitMessages(t, agent, feed, ghost, 1)
-		if !strings.Contains(msgs[0], "payout.paid") {
-			t.Errorf("feed message %q does not name the event", msgs[0])
+		// The dispute's agent line may be there already: look for the
+		// payout's among the feed's lines.
+		waitForReply(t, agent, feed, ghost, "`payout.paid`")
+	})
+
+	t.Run("a dispute has a customer message and an agent line in the feed", func(t *testing.T) {
+		portal := waitPortal(t, s, "cus_refund")
+		acct, err := s.bridge.DB.Account.Get(t.Context(), "main")
+		if err != nil || acct == nil || acct.FeedRoomID == "" {
+			t.Fatalf("feed room: %+v %v", acct, err)
+		}
+		var customerMsg string
+		for _, msg := range billingMessages(t, agent, portal.RoomID, ghost) {
+			if strings.Contains(msg, "dispute") {
+				customerMsg = msg
+			}
+			for _, internal := range []string{"charge.dispute", "dp_", "ch_", "evt_", "dashboard"} {
+				if strings.Contains(strings.ToLower(msg), internal) {
+					t.Errorf("customer room message shows %q: %q", internal, msg)
+				}
+			}
+		}
+		if customerMsg == "" {
+			t.Fatal("no dispute message in the customer's room")
+		}
+		line := waitForReply(t, agent, acct.FeedRoomID, ghost, "`charge.dispute.created`")
+		body := line.Content.AsMessage().Body
+		if !strings.Contains(body, "dp_") || !strings.Contains(body, "/test/disputes/") {
+			t.Errorf("feed line lacks the dispute id or its dashboard link: %q", body)
+		}
+		// Both sends are recorded with the inbox row: the reply map knows
+		// the dispute in both rooms.
+		for _, room := range []id.RoomID{portal.RoomID, acct.FeedRoomID} {
+			var n int
+			if err := s.bridge.DB.QueryRow(t.Context(), "SELECT COUNT(*) FROM message WHERE room_id=$1 AND stripe_object_id LIKE 'dp_%'", room).Scan(&n); err != nil || n != 1 {
+				t.Errorf("%d message rows for the dispute in %s (%v), want 1", n, room, err)
+			}
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
@@ -56,18 +57,35 @@ func TxnID(sender id.UserID, stripeEventID string) string {
 	return "mxstripe_" + hex.EncodeToString(sum[:16])
 }
 
-// Result is what a delivery did.
-type Result struct {
-	RoomID        id.RoomID
-	MatrixEventID id.EventID
-	Skipped       bool
-	// Message is the message-map row to store with the inbox outcome (nil
-	// when the message is about no particular object).
-	Message *database.Message
+// FeedTxnID is the transaction id of an event's line in the account's feed
+// room. It differs from TxnID because one event may be sent twice (the
+// customer's message and the agents' line) and transaction ids are scoped per
+// access token, not per room: with one id the second send would be taken for
+// a retry of the first.
+func FeedTxnID(sender id.UserID, stripeEventID string) string {
+	return TxnID(sender, stripeEventID+"\x00feed")
 }
 
-// Deliver posts one inbox event into its room, creating the room if needed.
-// The caller records Result.Message and marks the inbox row, together.
+// Result is what a delivery did.
+type Result struct {
+	// RoomID and MatrixEventID are the event's main message: the customer's
+	// when there is one, else the feed line.
+	RoomID        id.RoomID
+	MatrixEventID id.EventID
+	// Skipped: nothing was posted; SkipReason says why, for the inbox row.
+	Skipped    bool
+	SkipReason string
+	// Messages are the message-map rows to store with the inbox outcome, in
+	// the same commit: the customer message and the feed line, each when it
+	// was posted and is about an object.
+	Messages []*database.Message
+}
+
+// Deliver posts one inbox event: the customer's message into their room
+// (creating it if needed) and, when the event has agent-facing detail or no
+// customer, a line into the account's feed room. Each send has its own
+// deterministic transaction id, so a retry after a crash repeats neither.
+// The caller records Result.Messages and marks the inbox row, together.
 func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderOptions) (*Result, error) {
 	var evt stripe.Event
 	if err := json.Unmarshal(row.Payload, &evt); err != nil {
@@ -87,14 +105,10 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 		}
 	}
 
-	var roomID id.RoomID
-	if customerID == "" {
-		room, err := m.EnsureFeedRoom(ctx, row.AccountID)
-		if err != nil {
-			return nil, err
-		}
-		roomID = room
-	} else {
+	// The customer's room exists (and follows their name and link) from
+	// their first event on, even one that posts nothing there.
+	var customerRoom id.RoomID
+	if customerID != "" {
 		cus := customerFromEvent(&evt)
 		portal, err := m.EnsurePortal(ctx, row.AccountID, customerID, cus)
 		if err != nil {
@@ -105,35 +119,75 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 				return nil, err
 			}
 		}
-		roomID = portal.RoomID
+		customerRoom = portal.RoomID
 	}
 
-	rendered, err := Render(&evt, opts)
+	opts.NoCustomerRoom = customerID == ""
+	rendering, err := Render(&evt, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render %s: %w", evt.Type, err)
 	}
-	if rendered == nil {
-		return &Result{RoomID: roomID, Skipped: true}, nil
+	if rendering.Customer == nil && rendering.Feed == nil {
+		return &Result{RoomID: customerRoom, Skipped: true, SkipReason: rendering.Why}, nil
 	}
 	ghost := m.Ghost(row.AccountID)
-	resp, err := ghost.SendMessageEvent(ctx, roomID, event.EventMessage, rendered.Content,
-		mautrix.ReqSendEvent{TransactionID: TxnID(ghost.UserID, row.ID)})
-	if err != nil {
-		return nil, transient(fmt.Errorf("send: %w", err))
-	}
-	res := &Result{RoomID: roomID, MatrixEventID: resp.EventID}
-	if rendered.ObjectID != "" {
-		res.Message = &database.Message{
-			RoomID:         roomID,
-			MatrixEventID:  resp.EventID,
+	res := &Result{}
+	record := func(room id.RoomID, eventID id.EventID, rendered *Rendered) {
+		if res.MatrixEventID == "" {
+			res.RoomID, res.MatrixEventID = room, eventID
+		}
+		if rendered.ObjectID == "" {
+			return
+		}
+		res.Messages = append(res.Messages, &database.Message{
+			RoomID:         room,
+			MatrixEventID:  eventID,
 			StripeObjectID: rendered.ObjectID,
 			StripeEventID:  row.ID,
 			AccountID:      row.AccountID,
 			CustomerID:     customerID,
 			CreatedAt:      time.Now(),
+		})
+	}
+
+	if rendering.Customer != nil {
+		resp, err := ghost.SendMessageEvent(ctx, customerRoom, event.EventMessage, rendering.Customer.Content,
+			mautrix.ReqSendEvent{TransactionID: TxnID(ghost.UserID, row.ID)})
+		if err != nil {
+			return nil, transient(fmt.Errorf("send: %w", err))
+		}
+		record(customerRoom, resp.EventID, rendering.Customer)
+	}
+	if rendering.Feed != nil {
+		feedRoom, eventID, err := m.sendFeed(ctx, ghost, row, rendering.Feed)
+		switch {
+		case err == nil:
+			record(feedRoom, eventID, rendering.Feed)
+		case res.MatrixEventID != "" && !errors.Is(err, ErrTransient):
+			// The customer's message is out; a feed room that refuses the
+			// line for good must not make the event fail (and be retried
+			// by hand into a second customer message).
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("Failed to post the agents' line in the feed room; the customer's message is posted")
+		default:
+			// Retrying repeats the customer's send with its transaction
+			// id, which the homeserver answers with the same event.
+			return nil, err
 		}
 	}
 	return res, nil
+}
+
+func (m *Manager) sendFeed(ctx context.Context, ghost *appservice.IntentAPI, row *database.Event, rendered *Rendered) (id.RoomID, id.EventID, error) {
+	room, err := m.EnsureFeedRoom(ctx, row.AccountID)
+	if err != nil {
+		return "", "", err
+	}
+	resp, err := ghost.SendMessageEvent(ctx, room, event.EventMessage, rendered.Content,
+		mautrix.ReqSendEvent{TransactionID: FeedTxnID(ghost.UserID, row.ID)})
+	if err != nil {
+		return "", "", transient(fmt.Errorf("send to feed room: %w", err))
+	}
+	return room, resp.EventID, nil
 }
 
 // customerFromEvent returns the customer object when the event is about one,
@@ -151,6 +205,12 @@ func customerFromEvent(evt *stripe.Event) *stripe.Customer {
 
 // resolveCustomer finds the customer of events whose object does not name
 // one: disputes name their charge, and the charge names the customer.
+//
+// It is a fallback: events are resolved before they are queued
+// (webhook.Resolver), so that they go through their customer's queue in
+// order. A dispute that still arrives here customer-less was stored before
+// that (inbox schema v4 and older): it is posted to its customer's room,
+// but outside the customer's queue.
 func (m *Manager) resolveCustomer(ctx context.Context, alias string, evt *stripe.Event) (string, error) {
 	if evt.Data == nil || evt.GetObjectValue("object") != "dispute" {
 		return "", nil

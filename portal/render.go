@@ -13,10 +13,15 @@ import (
 
 // RenderOptions carries what rendering needs from the account's config.
 type RenderOptions struct {
-	// DashboardLink builds a dashboard URL for a path like "customers/cus_1" (test/live aware); may be nil (no dashboard links).
+	// DashboardLink builds a dashboard URL for a path like "customers/cus_1" (test/live aware); may be nil (no dashboard links). Only feed-room lines link the dashboard: customers cannot open it.
 	DashboardLink func(path string) string
-	// SkipUnknown: unknown event types are skipped (Render returns nil, nil) instead of one generic line.
+	// SkipUnknown: unknown event types are posted nowhere instead of one line in the account's feed room (bridge.unknown_events: skip).
 	SkipUnknown bool
+	// NoCustomerRoom: the event belongs to no customer (a payout, a guest's
+	// payment), so its feed line stands alone: every known type that says
+	// anything gets one, whether or not it is notable beside a customer
+	// message.
+	NoCustomerRoom bool
 }
 
 // Rendered is one event as a Matrix message.
@@ -25,24 +30,38 @@ type Rendered struct {
 	ObjectID string                     // id of the Stripe object the message is about (in_…, ch_…, sub_…, dp_…, re_…, pi_…, cus_…), for reply-based commands
 }
 
+// Rendering is one event for both audiences. Either or both may be nil.
+type Rendering struct {
+	// Customer goes into the customer's room: written for the customer.
+	Customer *Rendered
+	// Feed goes into the account's agent feed room: the event type, ids,
+	// the dashboard link and what only agents need (risk, decline codes,
+	// delinquency, deadlines).
+	Feed *Rendered
+	// Why says, when both are nil, why the event is posted nowhere.
+	Why string
+}
+
 // errUndecodable marks payloads that can never be rendered, so retrying them
 // is pointless; the caller marks the inbox row failed.
 var errUndecodable = errors.New("undecodable Stripe event")
 
-// renderer is one Render call: the event, the options, and the message
-// being built. Family renderers (render_*.go) fill msg and objectID.
+// renderer is one message being built for one audience: the event, the
+// options, and the message. Family renderers (render_*.go) fill msg and
+// objectID, or set skip when this payload has nothing to say.
 type renderer struct {
 	evt      *stripe.Event
 	opts     RenderOptions
 	msg      message
 	objectID string
+	skip     bool
 }
 
-// Render turns a Stripe event into a notice. Payloads from newer API
-// versions than stripe-go v76 speaks are rendered from the fields it
-// understands. It returns an error only for a payload that cannot be decoded
-// at all, and (nil, nil) for an unknown type when opts.SkipUnknown is set.
-func Render(evt *stripe.Event, opts RenderOptions) (rendered *Rendered, err error) {
+// Render turns a Stripe event into its customer message and its feed line.
+// Payloads from newer API versions than stripe-go v76 speaks are rendered
+// from the fields it understands. It returns an error only for a payload that
+// cannot be decoded at all.
+func Render(evt *stripe.Event, opts RenderOptions) (rendering *Rendering, err error) {
 	if evt == nil {
 		return nil, fmt.Errorf("%w: no event", errUndecodable)
 	}
@@ -51,77 +70,46 @@ func Render(evt *stripe.Event, opts RenderOptions) (rendered *Rendered, err erro
 	// taking a delivery worker down if they ever do.
 	defer func() {
 		if p := recover(); p != nil {
-			rendered, err = nil, fmt.Errorf("%w: rendering %s panicked: %v", errUndecodable, evt.Type, p)
+			rendering, err = nil, fmt.Errorf("%w: rendering %s panicked: %v", errUndecodable, evt.Type, p)
 		}
 	}()
 	return render(evt, opts)
 }
 
-func render(evt *stripe.Event, opts RenderOptions) (*Rendered, error) {
-	r := &renderer{evt: evt, opts: opts}
-	family := familyOf(evt.Type)
-	if family == nil {
+func render(evt *stripe.Event, opts RenderOptions) (*Rendering, error) {
+	spec, known := lookupType(evt.Type)
+	if !known {
 		if opts.SkipUnknown {
-			return nil, nil
+			return &Rendering{Why: "no message for this event type (bridge.unknown_events: skip)"}, nil
 		}
-		r.renderUnknown()
-	} else if err := family(r); err != nil {
+		r := &renderer{evt: evt, opts: opts}
+		r.feedHead("❔")
+		r.feedLinks()
+		return &Rendering{Feed: r.rendered()}, nil
+	}
+	out := &Rendering{}
+	if spec.customer != nil && !opts.NoCustomerRoom {
+		r := &renderer{evt: evt, opts: opts}
+		if err := spec.customer(r); err != nil {
+			return nil, fmt.Errorf("%w: %w", errUndecodable, err)
+		}
+		if !r.skip {
+			out.Customer = r.rendered()
+		}
+	}
+	feed, err := renderFeed(evt, opts, spec, out.Customer != nil)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUndecodable, err)
 	}
-	return &Rendered{Content: r.msg.content(), ObjectID: r.objectID}, nil
+	out.Feed = feed
+	if out.Customer == nil && out.Feed == nil {
+		out.Why = "nothing for the customer or the agents in this event"
+	}
+	return out, nil
 }
 
-// familyOf picks the renderer for an event type; nil means unknown. Types
-// are listed one by one rather than by prefix so that a new Stripe event in
-// a known family (say invoice.overdue) gets the honest generic line instead
-// of a message that claims something it does not know.
-func familyOf(t stripe.EventType) func(*renderer) error {
-	switch t {
-	case "invoice.created", "invoice.finalized", "invoice.paid", "invoice.payment_failed",
-		"invoice.payment_action_required", "invoice.upcoming", "invoice.voided",
-		"invoice.marked_uncollectible":
-		return (*renderer).renderInvoice
-	case "customer.subscription.created", "customer.subscription.updated",
-		"customer.subscription.deleted", "customer.subscription.trial_will_end",
-		"customer.subscription.paused", "customer.subscription.resumed":
-		return (*renderer).renderSubscription
-	case "charge.succeeded", "charge.failed", "charge.refunded", "charge.captured":
-		return (*renderer).renderCharge
-	case "charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed",
-		"charge.dispute.funds_withdrawn", "charge.dispute.funds_reinstated":
-		return (*renderer).renderDispute
-	case "payment_intent.payment_failed", "payment_intent.requires_action",
-		"payment_intent.succeeded", "payment_intent.canceled":
-		return (*renderer).renderPaymentIntent
-	case "refund.created", "refund.updated", "refund.failed":
-		return (*renderer).renderRefund
-	case "checkout.session.completed":
-		return (*renderer).renderCheckout
-	case "customer.created", "customer.updated", "customer.deleted":
-		return (*renderer).renderCustomer
-	case "payment_method.attached", "payment_method.detached":
-		return (*renderer).renderPaymentMethod
-	case "customer.source.expiring":
-		return (*renderer).renderSourceExpiring
-	case "customer.discount.created", "customer.discount.deleted":
-		return (*renderer).renderDiscount
-	}
-	return nil
-}
-
-// renderUnknown is the one generic line for types we do not render.
-func (r *renderer) renderUnknown() {
-	m := &r.msg
-	m.text("Stripe event ")
-	m.code(string(r.evt.Type))
-	if r.evt.ID != "" {
-		m.text(" (" + r.evt.ID + ")")
-	}
-	if r.evt.Data != nil {
-		if id, ok := r.evt.Data.Object["id"].(string); ok {
-			r.objectID = id
-		}
-	}
+func (r *renderer) rendered() *Rendered {
+	return &Rendered{Content: r.msg.content(), ObjectID: r.objectID}
 }
 
 // decodeObject decodes the event's data.object into T, checking that its

@@ -18,22 +18,22 @@ func (r *renderer) renderCustomer() error {
 
 	switch r.evt.Type {
 	case "customer.created":
-		m.lead("👤", "Customer created")
+		m.lead("👋", "Your billing account is set up")
 		m.text(": " + who)
 	case "customer.updated":
-		m.lead("👤", "Customer updated")
-		m.text(": " + who)
-		if changes := customerChanges(r.evt, cus); len(changes) > 0 {
-			m.line()
-			m.text(strings.Join(changes, "; ") + ".")
+		changes := customerChanges(r.evt, cus)
+		if len(changes) == 0 {
+			r.skip = true
+			return nil
 		}
-	case "customer.deleted":
-		m.lead("🗑️", "Customer deleted")
+		m.lead("👤", "Your billing details changed")
 		m.text(": " + who)
-		m.sentence("Stripe no longer bills this customer; this room stays as a record.")
-	}
-	if r.evt.Type != "customer.deleted" {
-		r.links("Dashboard", r.dashboard("customers", cus.ID))
+		m.line()
+		m.text(strings.Join(changes, "; ") + ".")
+	case "customer.deleted":
+		m.lead("🗑️", "Your billing account was closed")
+		m.text(": " + who)
+		m.sentence("This room stays as a record of your billing history.")
 	}
 	return nil
 }
@@ -54,12 +54,14 @@ func customerLabel(cus *stripe.Customer) string {
 	return "unnamed customer"
 }
 
+// customerChanges says what an update changed that the customer can see.
+// Metadata, the description, delinquency, the invoice prefix and the like
+// are the merchant's own notes and flags: an update of only those says
+// nothing here (the feed line names them for agents).
 func customerChanges(evt *stripe.Event, cus *stripe.Customer) []string {
 	var changes []string
-	handled := map[string]bool{}
 	fromTo := func(key, label, now string) {
 		if old, ok := previous[string](evt, key); ok {
-			handled[key] = true
 			changes = append(changes, label+" changed from "+quoteOrNone(*old)+" to "+quoteOrNone(now))
 		}
 	}
@@ -67,33 +69,30 @@ func customerChanges(evt *stripe.Event, cus *stripe.Customer) []string {
 	fromTo("email", "email", cus.Email)
 	fromTo("phone", "phone", cus.Phone)
 	if old, ok := previous[int64](evt, "balance"); ok {
-		handled["balance"] = true
-		changes = append(changes, "balance changed from "+customerBalance(*old, cus.Currency)+" to "+customerBalance(cus.Balance, cus.Currency))
+		changes = append(changes, "account balance changed from "+customerBalance(*old, cus.Currency)+" to "+customerBalance(cus.Balance, cus.Currency))
 	}
-	if _, ok := previous[stripe.CustomerInvoiceSettings](evt, "invoice_settings"); ok {
-		handled["invoice_settings"] = true
-		changes = append(changes, "invoice settings (such as the default payment method) changed")
+	if old, ok := previous[stripe.CustomerInvoiceSettings](evt, "invoice_settings"); ok && old != nil {
+		before, after := "", ""
+		if old.DefaultPaymentMethod != nil {
+			before = old.DefaultPaymentMethod.ID
+		}
+		if cus.InvoiceSettings != nil && cus.InvoiceSettings.DefaultPaymentMethod != nil {
+			after = cus.InvoiceSettings.DefaultPaymentMethod.ID
+		}
+		if before != after {
+			changes = append(changes, "default payment method changed")
+		}
 	}
 	if _, ok := previous[any](evt, "default_source"); ok {
-		handled["default_source"] = true
 		changes = append(changes, "default card changed")
 	}
-	if _, ok := previous[bool](evt, "delinquent"); ok {
-		handled["delinquent"] = true
-		if cus.Delinquent {
-			changes = append(changes, "marked delinquent (a payment failed)")
-		} else {
-			changes = append(changes, "no longer delinquent")
-		}
-	}
-	for _, key := range []string{"address", "description", "shipping", "metadata", "preferred_locales", "tax_exempt"} {
+	for _, key := range []string{"address", "shipping", "preferred_locales"} {
 		if _, ok := previous[any](evt, key); ok {
-			handled[key] = true
-			changes = append(changes, words(key)+" changed")
+			changes = append(changes, strings.ReplaceAll(key, "_", " ")+" changed")
 		}
 	}
-	if other := otherChangedFields(evt, handled); other != "" {
-		changes = append(changes, other)
+	if _, ok := previous[any](evt, "tax_exempt"); ok {
+		changes = append(changes, "tax status changed")
 	}
 	if len(changes) > 0 {
 		changes[0] = capitalize(changes[0])
@@ -126,48 +125,64 @@ func (r *renderer) renderCheckout() error {
 		return err
 	}
 	m := &r.msg
-	m.lead("🛒", "Checkout completed")
-	if cs.Mode == stripe.CheckoutSessionModeSetup {
-		m.text(": payment method saved")
-	} else {
+	// Replies to this message act on what the checkout created.
+	switch {
+	case cs.Subscription != nil && cs.Subscription.ID != "":
+		r.objectID = cs.Subscription.ID
+	case cs.PaymentIntent != nil && cs.PaymentIntent.ID != "":
+		r.objectID = cs.PaymentIntent.ID
+	case cs.Invoice != nil && cs.Invoice.ID != "":
+		r.objectID = cs.Invoice.ID
+	default:
+		r.objectID = cs.ID
+	}
+	amount := money(cs.AmountTotal, cs.Currency)
+
+	switch r.evt.Type {
+	case "checkout.session.completed":
+		m.lead("🛒", "Checkout complete")
+		if cs.Mode == stripe.CheckoutSessionModeSetup {
+			m.text(": payment method saved")
+			break
+		}
 		m.text(": ")
-		m.bold(money(cs.AmountTotal, cs.Currency))
+		m.bold(amount)
 		switch cs.PaymentStatus {
 		case stripe.CheckoutSessionPaymentStatusPaid:
 			m.text(" · paid")
 		case stripe.CheckoutSessionPaymentStatusUnpaid:
-			m.text(" · payment still pending")
+			m.text(" · payment still processing")
 		case stripe.CheckoutSessionPaymentStatusNoPaymentRequired:
 			m.text(" · no payment needed")
 		}
+		if cs.Subscription != nil && cs.Subscription.ID != "" {
+			m.sentence("Your subscription has started.")
+		}
+	case "checkout.session.async_payment_succeeded":
+		m.lead("✅", "Your payment went through")
+		m.text(": ")
+		m.bold(amount)
+	case "checkout.session.async_payment_failed":
+		m.lead("❌", "Your payment didn't go through")
+		m.text(": ")
+		m.bold(amount)
+		m.sentence("Your bank did not complete the payment. Please pay again with another payment method.")
+	case "checkout.session.expired":
+		// Only worth the customer's attention when Stripe can take them
+		// back to their basket.
+		recovery := ""
+		if cs.AfterExpiration != nil && cs.AfterExpiration.Recovery != nil {
+			recovery = cs.AfterExpiration.Recovery.URL
+		}
+		if !safeURL(recovery) {
+			r.skip = true
+			return nil
+		}
+		m.lead("⌛", "Your checkout expired before payment")
+		m.text(": ")
+		m.bold(amount)
+		r.links("Resume checkout", recovery)
 	}
-
-	// Replies to this message act on what the checkout created.
-	var dash string
-	switch {
-	case cs.Subscription != nil && cs.Subscription.ID != "":
-		r.objectID = cs.Subscription.ID
-		m.line()
-		m.text("Started subscription ")
-		m.code(cs.Subscription.ID)
-		dash = r.dashboard("subscriptions", cs.Subscription.ID)
-	case cs.PaymentIntent != nil && cs.PaymentIntent.ID != "":
-		r.objectID = cs.PaymentIntent.ID
-		m.line()
-		m.text("Payment ")
-		m.code(cs.PaymentIntent.ID)
-		dash = r.dashboard("payments", cs.PaymentIntent.ID)
-	case cs.Invoice != nil && cs.Invoice.ID != "":
-		r.objectID = cs.Invoice.ID
-		dash = r.dashboard("invoices", cs.Invoice.ID)
-	default:
-		r.objectID = cs.ID
-	}
-	if cs.Invoice != nil && cs.Invoice.ID != "" && r.objectID != cs.Invoice.ID {
-		m.text(" · invoice ")
-		m.code(cs.Invoice.ID)
-	}
-	r.links("Dashboard", dash)
 	return nil
 }
 
@@ -183,28 +198,35 @@ func (r *renderer) renderPaymentMethod() error {
 	if isCard {
 		noun = "Card"
 	}
-
-	customerID := ""
-	if pm.Customer != nil {
-		customerID = pm.Customer.ID
-	}
-	if r.evt.Type == "payment_method.attached" {
-		m.lead("💳", noun+" added")
-	} else {
-		m.lead("🗑️", noun+" removed")
-		// A detached method no longer names its customer; the event's
-		// previous attributes do.
-		if old, ok := previous[string](r.evt, "customer"); ok && customerID == "" {
-			customerID = *old
-		}
-	}
-	m.text(": " + label)
+	exp := ""
 	if isCard {
-		if exp := expiry(pm.Card.ExpMonth, pm.Card.ExpYear); exp != "" {
+		exp = expiry(pm.Card.ExpMonth, pm.Card.ExpYear)
+	}
+
+	switch r.evt.Type {
+	case "payment_method.attached":
+		m.lead("💳", noun+" added")
+		m.text(": " + label)
+		if exp != "" {
 			m.text(" · expires " + exp)
 		}
+	case "payment_method.detached":
+		m.lead("🗑️", noun+" removed")
+		m.text(": " + label)
+	case "payment_method.automatically_updated":
+		// The card network sent the bank's new details (a new expiry date,
+		// sometimes a new number); payments keep working.
+		m.lead("💳", noun+" updated by your bank")
+		m.text(": " + label)
+		if exp != "" {
+			m.text(" · now expires " + exp)
+		}
+		if old, ok := previous[stripe.PaymentMethodCard](r.evt, "card"); ok && old != nil && isCard &&
+			old.Last4 != "" && old.Last4 != pm.Card.Last4 {
+			m.text(" · was •••• " + clean(old.Last4))
+		}
+		m.sentence("Nothing to do: payments use the updated card.")
 	}
-	r.links("Dashboard", r.dashboard("customers", customerID))
 	return nil
 }
 
@@ -230,28 +252,23 @@ func (r *renderer) renderSourceExpiring() error {
 	}
 	m := &r.msg
 	r.objectID = src.ID
-	var label, exp, customerID string
+	var label, exp string
 	switch {
 	case src.Card != nil:
 		label = cardLabel(string(src.Card.Brand), src.Card.Last4)
 		exp = expiry(src.Card.ExpMonth, src.Card.ExpYear)
-		if src.Card.Customer != nil {
-			customerID = src.Card.Customer.ID
-		}
 	case src.Source != nil && src.Source.Card != nil:
 		label = cardLabel(src.Source.Card.Brand, src.Source.Card.Last4)
 		exp = expiry(src.Source.Card.ExpMonth, src.Source.Card.ExpYear)
-		customerID = src.Source.Customer
 	default:
 		label = "Card"
 	}
-	m.lead("⏳", "Card expiring")
+	m.lead("⏳", "Your card expires soon")
 	m.text(": " + label)
 	if exp != "" {
 		m.text(" · expires " + exp)
 	}
-	m.sentence("Update the card before then so payments keep going through.")
-	r.links("Dashboard", r.dashboard("customers", customerID))
+	m.sentence("Please update the card before then so payments keep going through.")
 	return nil
 }
 
@@ -292,11 +309,8 @@ func (r *renderer) renderDiscount() error {
 		}
 	}
 	if d.Subscription != "" {
-		m.line()
-		m.text("On subscription ")
-		m.code(d.Subscription)
+		m.text(" · on your subscription")
 	}
-	r.links("Dashboard", r.dashboard("customers", customerID))
 	return nil
 }
 

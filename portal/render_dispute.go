@@ -4,6 +4,9 @@ import (
 	"github.com/stripe/stripe-go/v76"
 )
 
+// renderDispute tells the customer that their bank disputes a payment and
+// how it ended. The merchant's side (evidence, deadlines, withdrawn funds,
+// fees) is for the feed room.
 func (r *renderer) renderDispute() error {
 	dp, err := decodeObject[stripe.Dispute](r.evt, "dispute")
 	if err != nil {
@@ -12,64 +15,32 @@ func (r *renderer) renderDispute() error {
 	m := &r.msg
 	r.objectID = dp.ID
 	amount := money(dp.Amount, dp.Currency)
-	dashLabel := "Dashboard"
+	inquiry := dp.Status == stripe.DisputeStatusWarningNeedsResponse || dp.Status == stripe.DisputeStatusWarningUnderReview ||
+		dp.Status == stripe.DisputeStatusWarningClosed
 
 	switch r.evt.Type {
 	case "charge.dispute.created":
-		m.lead("⚠️", "Payment disputed")
-		m.text(": ")
-		m.bold(amount)
-		m.text(" · " + disputeStatusWords(dp.Status))
-	case "charge.dispute.updated":
-		m.lead("⚖️", "Dispute updated")
-		m.text(": ")
-		m.bold(amount)
-		m.text(" · " + disputeStatusWords(dp.Status))
-		if dp.EvidenceDetails != nil && dp.EvidenceDetails.HasEvidence {
-			m.text(" · evidence submitted")
+		if inquiry {
+			m.lead("⚠️", "Your bank asked about a payment")
+		} else {
+			m.lead("⚠️", "Your bank opened a dispute about a payment")
 		}
+		m.text(": ")
+		m.bold(amount)
+		m.sentence("Reason given: " + disputeReasonWords(dp.Reason) + ". We'll work it out with your bank; nothing to do for now.")
 	case "charge.dispute.closed":
-		headline, outcome := "Dispute closed", " · "+disputeStatusWords(dp.Status)
-		emoji := "⚖️"
+		m.lead("⚖️", "The dispute about your payment is closed")
+		m.text(": ")
+		m.bold(amount)
 		switch dp.Status {
 		case stripe.DisputeStatusWon:
-			emoji, headline, outcome = "🏆", "Dispute won", " · the money stays with you"
+			m.text(" · the bank decided the payment stands")
 		case stripe.DisputeStatusLost:
-			emoji, headline, outcome = "❌", "Dispute lost", " · the customer keeps the money"
+			m.text(" · the bank decided in your favour; the money stays with you")
 		case stripe.DisputeStatusWarningClosed:
-			emoji, headline, outcome = "✅", "Inquiry closed", " · it did not become a chargeback"
-		}
-		m.lead(emoji, headline)
-		m.text(": ")
-		m.bold(amount)
-		m.text(outcome)
-	case "charge.dispute.funds_withdrawn":
-		m.lead("💸", "Dispute funds withdrawn")
-		m.text(": ")
-		m.bold(amount)
-		if fee := disputeFee(dp); fee != "" {
-			m.text(" plus a " + fee + " fee")
-		}
-		m.text(" taken from the balance while the dispute is open")
-	case "charge.dispute.funds_reinstated":
-		m.lead("💰", "Dispute funds returned")
-		m.text(": ")
-		m.bold(amount)
-		m.text(" back in the balance")
-	}
-	if dp.Charge != nil && dp.Charge.ID != "" {
-		m.text(" · payment ")
-		m.code(dp.Charge.ID)
-	}
-
-	if r.evt.Type == "charge.dispute.created" {
-		m.sentence("Reason: " + disputeReasonWords(dp.Reason) + ".")
-		if dp.EvidenceDetails != nil && dp.EvidenceDetails.DueBy > 0 && disputeNeedsResponse(dp.Status) {
-			m.text(" Respond by " + day(dp.EvidenceDetails.DueBy) + ".")
-			dashLabel = "Respond in the dashboard"
+			m.text(" · your bank's inquiry did not become a dispute")
 		}
 	}
-	r.links(dashLabel, r.dashboard("disputes", dp.ID))
 	return nil
 }
 
@@ -110,28 +81,30 @@ func disputeStatusWords(s stripe.DisputeStatus) string {
 	return words(string(s))
 }
 
+// disputeReasonWords says, for the customer, what their bank gave as the
+// reason.
 func disputeReasonWords(s stripe.DisputeReason) string {
 	switch s {
 	case stripe.DisputeReasonFraudulent:
-		return "the cardholder says they did not authorize the payment"
+		return "the payment was not authorized by the cardholder"
 	case stripe.DisputeReasonDuplicate:
-		return "the customer says they were charged twice"
+		return "you were charged twice"
 	case stripe.DisputeReasonProductNotReceived:
-		return "the customer says they did not receive what they paid for"
+		return "what you paid for was not received"
 	case stripe.DisputeReasonProductUnacceptable:
-		return "the customer says the product was defective or not as described"
+		return "what you received was defective or not as described"
 	case stripe.DisputeReasonSubscriptionCanceled:
-		return "the customer says they had canceled the subscription"
+		return "the subscription had been canceled"
 	case stripe.DisputeReasonCreditNotProcessed:
-		return "the customer says a promised refund was not processed"
+		return "a promised refund was not processed"
 	case stripe.DisputeReasonUnrecognized:
-		return "the customer does not recognize the payment"
+		return "the payment was not recognized"
 	case stripe.DisputeReasonDebitNotAuthorized:
-		return "the customer says they did not authorize the debit"
+		return "the debit was not authorized"
 	case stripe.DisputeReasonCustomerInitiated:
-		return "the customer asked their bank to reverse it"
+		return "you asked your bank to reverse it"
 	case stripe.DisputeReasonInsufficientFunds:
-		return "the customer's account had insufficient funds"
+		return "the account had insufficient funds"
 	case stripe.DisputeReasonBankCannotProcess:
 		return "the bank could not process the payment"
 	case stripe.DisputeReasonIncorrectAccountDetails:
@@ -139,7 +112,7 @@ func disputeReasonWords(s stripe.DisputeReason) string {
 	case stripe.DisputeReasonCheckReturned:
 		return "the check was returned"
 	case stripe.DisputeReasonGeneral, "":
-		return "no specific reason given"
+		return "none given"
 	}
 	return words(string(s))
 }

@@ -28,6 +28,7 @@ func FuzzRender(f *testing.F) {
 	options := []RenderOptions{
 		{DashboardLink: testDashboard},
 		{SkipUnknown: true},
+		{DashboardLink: testDashboard, NoCustomerRoom: true},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var evt stripe.Event
@@ -36,10 +37,10 @@ func FuzzRender(f *testing.F) {
 		}
 		for _, opts := range options {
 			got, err := render(&evt, opts)
-			if err != nil || got == nil {
+			if err != nil {
 				continue
 			}
-			checkContent(t, got.Content)
+			checkRendering(t, got)
 		}
 	})
 }
@@ -91,10 +92,10 @@ func FuzzEventField(f *testing.F) {
 			t.Skip()
 		}
 		got, err := render(&evt, RenderOptions{DashboardLink: testDashboard})
-		if err != nil || got == nil {
+		if err != nil {
 			return
 		}
-		checkContent(t, got.Content)
+		checkRendering(t, got)
 	})
 }
 

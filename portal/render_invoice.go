@@ -6,6 +6,9 @@ import (
 	"github.com/stripe/stripe-go/v76"
 )
 
+// renderInvoice writes the customer's message about an invoice. Drafts and
+// $0 invoices say nothing a customer needs (a trial's first invoice, a
+// credit that covered it all); the table lists which types come here.
 func (r *renderer) renderInvoice() error {
 	inv, err := decodeObject[stripe.Invoice](r.evt, "invoice")
 	if err != nil {
@@ -13,91 +16,75 @@ func (r *renderer) renderInvoice() error {
 	}
 	m := &r.msg
 	r.objectID = inv.ID
-	label := invoiceLabel(inv)
+	label := "Invoice " + invoiceLabel(inv)
 
 	switch r.evt.Type {
-	case "invoice.created":
-		m.lead("🧾", "Invoice created")
-		m.text(": " + label + " · ")
+	case "invoice.finalized":
+		if inv.AmountDue <= 0 {
+			r.skip = true
+			return nil
+		}
+		m.lead("🧾", label)
+		m.text(": ")
 		m.bold(money(inv.AmountDue, inv.Currency))
 		if inv.CollectionMethod == stripe.InvoiceCollectionMethodSendInvoice && inv.DueDate > 0 {
 			m.text(" · due " + day(inv.DueDate))
 		}
-		m.text(" · " + invoiceStatusWords(inv.Status))
-	case "invoice.finalized":
-		m.lead("🧾", "Invoice finalized")
-		m.text(": " + label + " · ")
-		m.bold(money(inv.AmountDue, inv.Currency))
-		switch {
-		case inv.CollectionMethod == stripe.InvoiceCollectionMethodSendInvoice && inv.DueDate > 0:
-			m.text(" · due " + day(inv.DueDate))
-		case inv.CollectionMethod == stripe.InvoiceCollectionMethodChargeAutomatically && inv.AmountDue > 0:
-			m.text(" · charged automatically")
-		}
 	case "invoice.paid":
-		m.lead("✅", "Invoice paid")
-		m.text(": " + label + " · ")
-		m.bold(money(inv.AmountPaid, inv.Currency))
-		if inv.PaidOutOfBand {
-			m.text(" · marked paid outside Stripe")
+		if inv.AmountPaid <= 0 && inv.Total <= 0 {
+			r.skip = true
+			return nil
 		}
+		m.lead("✅", label+" paid")
+		m.text(": ")
+		m.bold(money(inv.AmountPaid, inv.Currency))
 		if inv.StatusTransitions != nil && inv.StatusTransitions.PaidAt > 0 {
 			m.text(" on " + day(inv.StatusTransitions.PaidAt))
 		}
 	case "invoice.payment_failed":
-		m.lead("❌", "Invoice payment failed")
-		m.text(": " + label + " · ")
+		m.lead("❌", "Payment for "+"invoice "+invoiceLabel(inv)+" didn't go through")
+		m.text(": ")
 		m.bold(money(inv.AmountRemaining, inv.Currency))
-		m.text(" unpaid")
-		if inv.AttemptCount > 0 {
-			m.text(" after " + plural(inv.AttemptCount, "attempt"))
-		}
+		m.text(" still due")
 	case "invoice.payment_action_required":
-		m.lead("🔐", "Invoice payment needs confirmation")
-		m.text(": " + label + " · ")
+		m.lead("🔐", "Please confirm the payment for "+"invoice "+invoiceLabel(inv))
+		m.text(": ")
 		m.bold(money(inv.AmountRemaining, inv.Currency))
 	case "invoice.upcoming":
 		r.objectID = upcomingObjectID(inv)
-		m.lead("📅", "Upcoming invoice")
+		m.lead("📅", "Your next invoice")
 		m.text(": ")
 		m.bold(money(inv.AmountDue, inv.Currency))
 		if when := day(firstNonZero(inv.NextPaymentAttempt, inv.DueDate, inv.PeriodEnd)); when != "" {
 			m.text(" on " + when)
 		}
 	case "invoice.voided":
-		m.lead("🚫", "Invoice voided")
-		m.text(": " + label + " · " + money(inv.Total, inv.Currency) + " · nothing is owed on it")
-	case "invoice.marked_uncollectible":
-		m.lead("⚠️", "Invoice marked uncollectible")
-		m.text(": " + label + " · ")
-		m.bold(money(inv.AmountRemaining, inv.Currency))
-		m.text(" unpaid")
+		m.lead("🚫", label+" canceled")
+		m.text(": " + money(inv.Total, inv.Currency) + " · nothing is owed on it")
 	}
 
 	if what := invoiceLines(inv); what != "" {
 		m.text(" · for " + what)
 	}
 	switch r.evt.Type {
+	case "invoice.finalized":
+		if inv.CollectionMethod == stripe.InvoiceCollectionMethodChargeAutomatically {
+			m.sentence("It will be charged automatically to your payment method on file.")
+		}
 	case "invoice.payment_failed":
 		r.invoiceDecline(inv)
 	case "invoice.payment_action_required":
-		m.sentence("The bank asks the customer to confirm this payment; open the invoice to complete it.")
+		m.sentence("Your bank asks you to confirm this payment; open the invoice to complete it.")
 	}
 
 	payLabel := "Pay or view invoice"
 	switch r.evt.Type {
-	case "invoice.paid", "invoice.voided", "invoice.marked_uncollectible":
+	case "invoice.paid", "invoice.voided":
 		payLabel = "View invoice"
 	case "invoice.payment_action_required":
 		payLabel = "Confirm payment"
 	}
-	dash := r.dashboard("invoices", inv.ID)
-	if inv.ID == "" && inv.Subscription != nil {
-		dash = r.dashboard("subscriptions", inv.Subscription.ID)
-	}
-	r.links(payLabel, inv.HostedInvoiceURL,
-		"Invoice PDF", inv.InvoicePDF,
-		"Dashboard", dash)
+	r.links(payLabel, inv.HostedInvoiceURL, "Invoice PDF", inv.InvoicePDF)
 	return nil
 }
 
@@ -112,27 +99,22 @@ func invoiceLabel(inv *stripe.Invoice) string {
 
 // invoiceDecline says why the payment failed and what to do next. Webhook
 // invoices carry their payment as a bare id, so the bank's reason is only
-// here when the payment intent was expanded; otherwise it is in the
-// charge.failed message Stripe sends alongside.
+// here when the payment intent was expanded; otherwise the charge.failed
+// message Stripe sends alongside gives it.
 func (r *renderer) invoiceDecline(inv *stripe.Invoice) {
 	m := &r.msg
 	var code string
-	switch {
-	case inv.PaymentIntent != nil && inv.PaymentIntent.LastPaymentError != nil:
+	if inv.PaymentIntent != nil && inv.PaymentIntent.LastPaymentError != nil {
 		var reason string
 		e := inv.PaymentIntent.LastPaymentError
 		reason, code = declineWords(string(e.DeclineCode), string(e.Code))
 		m.sentence("Reason: " + reason + ".")
-	case inv.Charge != nil && inv.Charge.ID != "":
-		m.sentence("Reason: the payment was declined (the bank's reason is on payment ")
-		m.code(inv.Charge.ID)
-		m.text(").")
-	default:
-		m.sentence("Reason: no payment method could be charged.")
+	} else {
+		m.sentence("Your bank declined the payment.")
 	}
 	m.text(" " + declineFix(code))
 	if next := day(inv.NextPaymentAttempt); next != "" {
-		m.text(" Stripe retries on " + next + ".")
+		m.text(" We'll try again on " + next + ".")
 	}
 }
 

@@ -12,53 +12,67 @@ func (r *renderer) renderCharge() error {
 	m := &r.msg
 	r.objectID = ch.ID
 	method := chargeMethod(ch.PaymentMethodDetails)
+	with := ""
+	if method != "" {
+		with = " with " + method
+	}
 
 	switch r.evt.Type {
 	case "charge.succeeded":
 		if ch.Captured || ch.AmountCaptured > 0 {
-			m.lead("💳", "Payment received")
+			m.lead("💳", "Your payment went through")
+			m.text(": ")
+			m.bold(money(ch.Amount, ch.Currency))
+			m.text(with)
 		} else {
-			m.lead("💳", "Payment authorized, not yet captured")
+			m.lead("💳", "Payment reserved")
+			m.text(": ")
+			m.bold(money(ch.Amount, ch.Currency))
+			m.text(" on " + orDefault(method, "your payment method") + ", not charged yet")
 		}
-		m.text(": ")
-		m.bold(money(ch.Amount, ch.Currency))
 	case "charge.failed":
-		m.lead("❌", "Payment failed")
+		m.lead("❌", "Your payment didn't go through")
 		m.text(": ")
 		m.bold(money(ch.Amount, ch.Currency))
+		m.text(with)
 	case "charge.refunded":
+		to := ""
+		if method != "" {
+			to = " to " + method
+		}
 		if ch.Refunded || ch.AmountRefunded >= ch.Amount {
-			m.lead("↩️", "Payment fully refunded")
+			m.lead("↩️", "Your payment was refunded")
 			m.text(": ")
 			m.bold(money(ch.AmountRefunded, ch.Currency))
+			m.text(to)
 		} else {
-			m.lead("↩️", "Payment partly refunded")
+			m.lead("↩️", "Your payment was partly refunded")
 			m.text(": ")
 			m.bold(money(ch.AmountRefunded, ch.Currency))
-			m.text(" of " + money(ch.Amount, ch.Currency))
+			m.text(" of " + money(ch.Amount, ch.Currency) + to)
 		}
 	case "charge.captured":
-		m.lead("💳", "Payment captured")
+		m.lead("💳", "Your payment was charged")
 		m.text(": ")
 		m.bold(money(firstNonZero(ch.AmountCaptured, ch.Amount), ch.Currency))
-	}
-	if method != "" {
-		m.text(" · " + method)
+		m.text(with)
 	}
 	if d := clean(ch.Description); d != "" {
 		m.text(" · for " + d)
 	}
-	if r.evt.Type == "charge.failed" {
+	switch r.evt.Type {
+	case "charge.failed":
 		var outcome string
 		if ch.Outcome != nil {
 			outcome = ch.Outcome.Reason
 		}
 		reason, code := declineWords(outcome, ch.FailureCode)
 		m.sentence("Reason: " + reason + ". " + declineFix(code))
-		r.links("Dashboard", r.dashboard("payments", ch.ID))
 		return nil
+	case "charge.refunded":
+		m.sentence("Refunds usually reach your account within 5–10 business days.")
 	}
-	r.links("Receipt", ch.ReceiptURL, "Dashboard", r.dashboard("payments", ch.ID))
+	r.links("Receipt", ch.ReceiptURL)
 	return nil
 }
 
@@ -86,6 +100,9 @@ func orDefault(s, fallback string) string {
 	return s
 }
 
+// renderPaymentIntent speaks only when no charge or invoice message says
+// the same: a failure before any charge (say, 3D Secure abandoned), a
+// confirmation or a cancellation of a payment that is not an invoice's.
 func (r *renderer) renderPaymentIntent() error {
 	pi, err := decodeObject[stripe.PaymentIntent](r.evt, "payment_intent")
 	if err != nil {
@@ -93,30 +110,32 @@ func (r *renderer) renderPaymentIntent() error {
 	}
 	m := &r.msg
 	r.objectID = pi.ID
+	if pi.Invoice != nil && pi.Invoice.ID != "" {
+		r.skip = true
+		return nil
+	}
 
 	switch r.evt.Type {
-	case "payment_intent.succeeded":
-		m.lead("✅", "Payment succeeded")
-		m.text(": ")
-		m.bold(money(firstNonZero(pi.AmountReceived, pi.Amount), pi.Currency))
 	case "payment_intent.payment_failed":
-		m.lead("❌", "Payment failed")
+		if e := pi.LastPaymentError; e != nil && e.ChargeID != "" {
+			r.skip = true // charge.failed says it, with the card
+			return nil
+		}
+		m.lead("❌", "Your payment didn't go through")
 		m.text(": ")
 		m.bold(money(pi.Amount, pi.Currency))
 		if e := pi.LastPaymentError; e != nil && e.PaymentMethod != nil && e.PaymentMethod.Card != nil {
-			m.text(" · " + cardLabel(string(e.PaymentMethod.Card.Brand), e.PaymentMethod.Card.Last4))
+			m.text(" with " + cardLabel(string(e.PaymentMethod.Card.Brand), e.PaymentMethod.Card.Last4))
 		}
 	case "payment_intent.requires_action":
-		m.lead("🔐", "Payment needs confirmation")
+		m.lead("🔐", "Please confirm your payment")
 		m.text(": ")
 		m.bold(money(pi.Amount, pi.Currency))
 	case "payment_intent.canceled":
 		m.lead("🚫", "Payment canceled")
 		m.text(": ")
 		m.bold(money(pi.Amount, pi.Currency))
-		if pi.CancellationReason != "" {
-			m.text(" · " + words(string(pi.CancellationReason)))
-		}
+		m.text(" · no money was taken")
 	}
 	if d := clean(pi.Description); d != "" {
 		m.text(" · for " + d)
@@ -132,7 +151,6 @@ func (r *renderer) renderPaymentIntent() error {
 	case "payment_intent.requires_action":
 		m.sentence(nextActionSentence(pi.NextAction))
 	}
-	r.links("Dashboard", r.dashboard("payments", pi.ID))
 	return nil
 }
 
@@ -143,16 +161,18 @@ func nextActionSentence(na *stripe.PaymentIntentNextAction) string {
 	if na != nil {
 		switch na.Type {
 		case "verify_with_microdeposits":
-			return "The bank account must be verified with the micro-deposits Stripe sent before the payment can go through."
+			return "Please verify your bank account with the small deposits sent to it; then the payment goes through."
 		case "display_bank_transfer_instructions":
-			return "Waiting for the customer to send the bank transfer."
+			return "Waiting for your bank transfer."
 		case "oxxo_display_details", "boleto_display_details", "konbini_display_details":
-			return "Waiting for the customer to pay the voucher."
+			return "Waiting for you to pay the voucher."
 		}
 	}
-	return "The bank asks the customer to confirm this payment (for example with 3D Secure) before it can go through."
+	return "Your bank asks you to confirm this payment (for example with 3D Secure) before it can go through."
 }
 
+// renderRefund speaks when a refund's status changes: charge.refunded
+// already told the customer that the refund was made.
 func (r *renderer) renderRefund() error {
 	re, err := decodeObject[stripe.Refund](r.evt, "refund")
 	if err != nil {
@@ -160,36 +180,30 @@ func (r *renderer) renderRefund() error {
 	}
 	m := &r.msg
 	r.objectID = re.ID
-
-	switch r.evt.Type {
-	case "refund.created":
-		m.lead("↩️", "Refund created")
-	case "refund.updated":
-		m.lead("↩️", "Refund updated")
-	case "refund.failed":
-		m.lead("❌", "Refund failed")
+	failed := r.evt.Type == "refund.failed" || re.Status == stripe.RefundStatusFailed
+	if _, changed := previous[string](r.evt, "status"); !changed && !failed {
+		r.skip = true
+		return nil
+	}
+	switch {
+	case failed:
+		m.lead("❌", "Your refund could not be completed")
+	case re.Status == stripe.RefundStatusSucceeded:
+		m.lead("↩️", "Your refund went through")
+	case re.Status == stripe.RefundStatusCanceled:
+		m.lead("🚫", "Your refund was canceled")
+	default:
+		r.skip = true
+		return nil
 	}
 	m.text(": ")
 	m.bold(money(re.Amount, re.Currency))
-	if r.evt.Type != "refund.failed" {
-		m.text(" · " + refundStatusWords(re.Status))
+	if re.Reason == stripe.RefundReasonRequestedByCustomer {
+		m.text(" · requested by you")
 	}
-	if re.Reason != "" {
-		m.text(" · " + refundReasonWords(re.Reason))
+	if failed {
+		m.sentence("Reason: " + refundFailureWords(re.FailureReason) + ". The money will be refunded to you another way.")
 	}
-	if re.Charge != nil && re.Charge.ID != "" {
-		m.text(" · payment ")
-		m.code(re.Charge.ID)
-	}
-	if r.evt.Type == "refund.failed" || re.Status == stripe.RefundStatusFailed {
-		m.sentence("Reason: " + refundFailureWords(re.FailureReason) + ". The money is back in the Stripe balance; refund the customer another way.")
-	}
-	// Refunds are shown on their payment's page in the dashboard.
-	target := re.ID
-	if re.Charge != nil && re.Charge.ID != "" {
-		target = re.Charge.ID
-	}
-	r.links("Dashboard", r.dashboard("payments", target))
 	return nil
 }
 
@@ -211,20 +225,6 @@ func refundStatusWords(s stripe.RefundStatus) string {
 	return words(string(s))
 }
 
-func refundReasonWords(s stripe.RefundReason) string {
-	switch s {
-	case stripe.RefundReasonRequestedByCustomer:
-		return "requested by the customer"
-	case stripe.RefundReasonDuplicate:
-		return "duplicate payment"
-	case stripe.RefundReasonFraudulent:
-		return "fraudulent payment"
-	case stripe.RefundReasonExpiredUncapturedCharge:
-		return "authorization expired uncaptured"
-	}
-	return words(string(s))
-}
-
 func refundFailureWords(s stripe.RefundFailureReason) string {
 	switch s {
 	case stripe.RefundFailureReasonLostOrStolenCard:
@@ -234,11 +234,11 @@ func refundFailureWords(s stripe.RefundFailureReason) string {
 	case "charge_for_pending_refund_disputed":
 		return "the payment was disputed while the refund was pending"
 	case "insufficient_funds":
-		return "the Stripe balance was too low"
+		return "it could not be processed"
 	case "declined":
 		return "the bank declined the refund"
 	case "merchant_request":
-		return "it was canceled on request"
+		return "it was canceled"
 	case "", stripe.RefundFailureReasonUnknown:
 		return "the bank did not say why"
 	}

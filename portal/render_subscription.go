@@ -2,7 +2,6 @@ package portal
 
 import (
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -17,51 +16,80 @@ func (r *renderer) renderSubscription() error {
 	m := &r.msg
 	r.objectID = sub.ID
 	summary := subscriptionSummary(itemsOf(sub.Items))
-	status := subscriptionStatusWords(sub.Status)
 
 	switch r.evt.Type {
 	case "customer.subscription.created":
-		m.lead("🆕", "Subscription started")
+		m.lead("🆕", "Your subscription has started")
 		r.subscriptionHead(summary)
-		m.text(" · " + status)
-		if sub.Status == stripe.SubscriptionStatusTrialing && sub.TrialEnd > 0 {
-			m.text(" until " + day(sub.TrialEnd))
+		switch {
+		case sub.Status == stripe.SubscriptionStatusTrialing && sub.TrialEnd > 0:
+			m.text(" · free trial until " + day(sub.TrialEnd))
+		case sub.Status != stripe.SubscriptionStatusActive:
+			m.text(" · " + subscriptionStatusWords(sub.Status))
 		}
 	case "customer.subscription.updated":
-		m.lead("🔄", "Subscription updated")
-		r.subscriptionHead(summary)
-		m.text(" · " + status)
-		if changes := subscriptionChanges(r.evt, sub); len(changes) > 0 {
-			m.line()
-			m.text(strings.Join(changes, "; ") + ".")
+		changes, renewalOnly := subscriptionChanges(r.evt, sub)
+		if len(changes) == 0 {
+			r.skip = true
+			return nil
 		}
+		if renewalOnly {
+			m.lead("🔄", "Your subscription renewed")
+		} else {
+			m.lead("🔄", "Your subscription changed")
+		}
+		r.subscriptionHead(summary)
+		m.line()
+		m.text(strings.Join(changes, "; ") + ".")
 	case "customer.subscription.deleted":
-		m.lead("⛔", "Subscription canceled")
+		m.lead("⛔", "Your subscription has ended")
 		r.subscriptionHead(summary)
 		if ended := day(firstNonZero(sub.EndedAt, sub.CanceledAt)); ended != "" {
 			m.text(" · ended " + ended)
 		}
-		r.cancellationDetails(sub.CancellationDetails)
+		if d := sub.CancellationDetails; d != nil {
+			switch d.Reason {
+			case stripe.SubscriptionCancellationDetailsReasonCancellationRequested:
+				m.sentence("It was canceled on request.")
+			case stripe.SubscriptionCancellationDetailsReasonPaymentFailed:
+				m.sentence("It ended because a payment didn't go through.")
+			case stripe.SubscriptionCancellationDetailsReasonPaymentDisputed:
+				m.sentence("It ended because a payment was disputed.")
+			}
+		}
 	case "customer.subscription.trial_will_end":
-		m.lead("⏳", "Trial ending soon")
+		m.lead("⏳", "Your free trial ends soon")
 		r.subscriptionHead(summary)
 		if sub.TrialEnd > 0 {
 			m.text(" · trial ends " + day(sub.TrialEnd))
 		}
-		m.sentence("Make sure a payment method is on file before then to keep the subscription.")
+		m.sentence("Make sure a payment method is on file before then to keep your subscription.")
 	case "customer.subscription.paused":
-		m.lead("⏸️", "Subscription paused")
+		m.lead("⏸️", "Your subscription is paused")
 		r.subscriptionHead(summary)
-		m.sentence("No invoices are created until it is resumed.")
+		m.sentence("You won't be billed until it resumes.")
 	case "customer.subscription.resumed":
-		m.lead("▶️", "Subscription resumed")
+		m.lead("▶️", "Your subscription has resumed")
 		r.subscriptionHead(summary)
-		m.text(" · " + status)
 		if end := day(sub.CurrentPeriodEnd); end != "" {
 			m.text(" · next renewal " + end)
 		}
+	case "customer.subscription.pending_update_applied":
+		m.lead("✅", "Your subscription change is now in effect")
+		r.subscriptionHead(summary)
+	case "customer.subscription.pending_update_expired":
+		m.lead("⌛", "Your subscription change was not applied")
+		if old, ok := previous[stripe.SubscriptionPendingUpdate](r.evt, "pending_update"); ok && old != nil {
+			if wanted := subscriptionSummary(old.SubscriptionItems); wanted != "" {
+				m.text(": " + wanted)
+			}
+		}
+		m.sentence("The payment it needed was not completed in time")
+		if summary != "" {
+			m.text("; you stay on " + summary)
+		}
+		m.text(".")
 	}
-	r.links("Dashboard", r.dashboard("subscriptions", sub.ID))
 	return nil
 }
 
@@ -71,39 +99,15 @@ func (r *renderer) subscriptionHead(summary string) {
 	}
 }
 
-func (r *renderer) cancellationDetails(d *stripe.SubscriptionCancellationDetails) {
-	if d == nil {
-		return
-	}
-	var parts []string
-	switch d.Reason {
-	case stripe.SubscriptionCancellationDetailsReasonCancellationRequested:
-		parts = append(parts, "Canceled on request")
-	case stripe.SubscriptionCancellationDetailsReasonPaymentFailed:
-		parts = append(parts, "Canceled because payment failed")
-	case stripe.SubscriptionCancellationDetailsReasonPaymentDisputed:
-		parts = append(parts, "Canceled because a payment was disputed")
-	case "":
-	default:
-		parts = append(parts, "Reason: "+words(string(d.Reason)))
-	}
-	if d.Feedback != "" {
-		parts = append(parts, "feedback: "+words(string(d.Feedback)))
-	}
-	if c := clean(d.Comment); c != "" {
-		parts = append(parts, "comment: “"+c+"”")
-	}
-	if len(parts) > 0 {
-		r.msg.sentence(capitalize(strings.Join(parts, "; ")) + ".")
-	}
-}
-
-// subscriptionChanges says what an update changed, from previous_attributes.
-// Each entry is a short clause; fields we have no words for are named.
-func subscriptionChanges(evt *stripe.Event, sub *stripe.Subscription) []string {
-	var changes []string
+// subscriptionChanges says what an update changed that the customer can
+// see, from previous_attributes. Each entry is a short clause. Fields a
+// customer does not see (metadata, latest invoice, collection settings…)
+// are left out: an update of only those says nothing (the feed line names
+// them for agents). renewalOnly: the update is the period rolling over.
+func subscriptionChanges(evt *stripe.Event, sub *stripe.Subscription) (changes []string, renewalOnly bool) {
 	handled := map[string]bool{}
 	current := itemsOf(sub.Items)
+	renewal := false
 
 	if oldList, ok := previous[stripe.SubscriptionItemList](evt, "items"); ok {
 		handled["items"], handled["plan"], handled["quantity"] = true, true, true
@@ -136,17 +140,17 @@ func subscriptionChanges(evt *stripe.Event, sub *stripe.Subscription) []string {
 			handled[key] = true
 		}
 		if sub.CancelAtPeriodEnd {
-			changes = append(changes, "set to cancel at the end of the period"+onDay(firstNonZero(sub.CancelAt, sub.CurrentPeriodEnd)))
+			changes = append(changes, "it will end at the end of the period"+onDay(firstNonZero(sub.CancelAt, sub.CurrentPeriodEnd)))
 		} else {
-			changes = append(changes, "cancellation at period end withdrawn; it renews"+onDay(sub.CurrentPeriodEnd))
+			changes = append(changes, "it will no longer end at the end of the period; it renews"+onDay(sub.CurrentPeriodEnd))
 		}
 	}
 	if _, ok := previous[int64](evt, "cancel_at"); ok && !handled["cancel_at"] {
 		handled["cancel_at"], handled["canceled_at"], handled["cancellation_details"] = true, true, true
 		if sub.CancelAt > 0 {
-			changes = append(changes, "set to cancel"+onDay(sub.CancelAt))
+			changes = append(changes, "it will end"+onDay(sub.CancelAt))
 		} else {
-			changes = append(changes, "scheduled cancellation removed")
+			changes = append(changes, "it will no longer end as scheduled")
 		}
 	}
 	if _, ok := previous[stripe.SubscriptionPauseCollection](evt, "pause_collection"); ok {
@@ -172,10 +176,11 @@ func subscriptionChanges(evt *stripe.Event, sub *stripe.Subscription) []string {
 	if _, ok := previous[int64](evt, "current_period_end"); ok {
 		handled["current_period_end"], handled["current_period_start"], handled["latest_invoice"] = true, true, true
 		changes = append(changes, "renewed for "+day(sub.CurrentPeriodStart)+" – "+day(sub.CurrentPeriodEnd))
+		renewal = true
 	}
 	if _, ok := previous[any](evt, "default_payment_method"); ok {
 		handled["default_payment_method"] = true
-		changes = append(changes, "default payment method changed")
+		changes = append(changes, "your default payment method changed")
 	}
 	if _, ok := previous[any](evt, "discount"); ok {
 		handled["discount"], handled["discounts"] = true, true
@@ -185,36 +190,10 @@ func subscriptionChanges(evt *stripe.Event, sub *stripe.Subscription) []string {
 			changes = append(changes, "discount removed")
 		}
 	}
-	if other := otherChangedFields(evt, handled); other != "" {
-		changes = append(changes, other)
-	}
 	if len(changes) > 0 {
 		changes[0] = capitalize(changes[0])
 	}
-	return changes
-}
-
-// otherChangedFields names the fields the update touched that we have no
-// sentence for, so the message never claims "nothing changed".
-func otherChangedFields(evt *stripe.Event, handled map[string]bool) string {
-	if evt.Data == nil {
-		return ""
-	}
-	var keys []string
-	for key := range evt.Data.PreviousAttributes {
-		if !handled[key] {
-			keys = append(keys, words(key))
-		}
-	}
-	if len(keys) == 0 {
-		return ""
-	}
-	sort.Strings(keys)
-	const most = 4
-	if len(keys) > most {
-		keys = append(keys[:most], strconv.Itoa(len(keys)-most)+" more")
-	}
-	return "also changed: " + strings.Join(keys, ", ")
+	return changes, renewal && len(changes) == 1
 }
 
 func onDay(unix int64) string {
@@ -360,9 +339,9 @@ func subscriptionStatusWords(s stripe.SubscriptionStatus) string {
 	case stripe.SubscriptionStatusTrialing:
 		return "trialing"
 	case stripe.SubscriptionStatusPastDue:
-		return "past due"
+		return "payment overdue"
 	case stripe.SubscriptionStatusUnpaid:
-		return "unpaid"
+		return "unpaid, on hold"
 	case stripe.SubscriptionStatusCanceled:
 		return "canceled"
 	case stripe.SubscriptionStatusIncomplete:

@@ -169,15 +169,6 @@ func (r *renderer) links(pairs ...string) {
 	}
 }
 
-// dashboard returns the dashboard URL for a path when configured and the
-// object id is known.
-func (r *renderer) dashboard(kind, id string) string {
-	if r.opts.DashboardLink == nil || id == "" {
-		return ""
-	}
-	return r.opts.DashboardLink(kind + "/" + url.PathEscape(id))
-}
-
 // money formats an amount; the one formatter lives in stripeapi.
 func money(amount int64, currency stripe.Currency) string {
 	return stripeapi.FormatAmount(amount, string(currency))
@@ -304,17 +295,17 @@ func declineWords(codes ...string) (reason, code string) {
 	return generic, code
 }
 
-// declineFix is the next step for a decline, in a sentence.
+// declineFix is the customer's next step after a decline, in a sentence.
 func declineFix(code string) string {
 	switch code {
 	case "expired_card", "incorrect_cvc", "incorrect_number", "incorrect_zip", "invalid_expiry_month", "invalid_expiry_year":
-		return "Update the card details, or pay with another card."
+		return "Please update your card details, or pay with another card."
 	case "authentication_required":
-		return "The customer needs to confirm the payment with their bank, then pay again."
+		return "Please confirm the payment with your bank, then pay again."
 	case "processing_error":
-		return "Try again in a little while, or pay with another card."
+		return "Please try again in a little while, or pay with another card."
 	case "insufficient_funds", "card_velocity_exceeded", "withdrawal_count_limit_exceeded":
-		return "Pay with another card, or try again once funds are available."
+		return "Please pay with another card, or try again once funds are available."
 	}
-	return "Pay with another card, or update the card on file."
+	return "Please pay with another card, or update the card on file."
 }

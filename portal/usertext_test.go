@@ -20,10 +20,11 @@ func TestRenderStripsZeroWidthAndBidi(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
 			evt := editFixture(t, tt.fixture, func(obj map[string]any) { obj[tt.field] = tt.value })
-			got, err := Render(evt, RenderOptions{})
+			rendering, err := Render(evt, RenderOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			got := rendering.Customer
 			checkContent(t, got.Content)
 			if strings.ContainsAny(got.Content.Body+got.Content.FormattedBody, hidden) {
 				t.Errorf("hidden characters survived:\n%+q\n%+q", got.Content.Body, got.Content.FormattedBody)
