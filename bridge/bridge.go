@@ -56,7 +56,10 @@ type Bridge struct {
 	startedAt time.Time
 	server    *server
 	serveDone chan struct{}
-	stopOnce  sync.Once
+	// fatal reports a failure the bridge cannot run on (the listener died):
+	// the process must exit rather than keep running deaf.
+	fatal    chan error
+	stopOnce sync.Once
 	// wake tells an idle delivery worker that the inbox has new events.
 	wake chan struct{}
 	// stopBackground ends the delivery workers and catch-up loop.
@@ -66,7 +69,19 @@ type Bridge struct {
 
 // New builds a bridge from a validated config. It does no I/O.
 func New(cfg *config.Config, log zerolog.Logger, version string) *Bridge {
-	return &Bridge{Config: cfg, Log: log, Version: version, HomeserverWait: 2 * time.Minute, wake: make(chan struct{}, 1)}
+	return &Bridge{Config: cfg, Log: log, Version: version, HomeserverWait: 2 * time.Minute,
+		wake: make(chan struct{}, 1), fatal: make(chan error, 1)}
+}
+
+// Fatal delivers the first failure after Start that the bridge cannot run
+// on; the caller stops the bridge and exits.
+func (br *Bridge) Fatal() <-chan error { return br.fatal }
+
+func (br *Bridge) die(err error) {
+	select {
+	case br.fatal <- err:
+	default: // one is enough to stop
+	}
 }
 
 // Start brings the bridge up. On error, whatever was started is stopped.

@@ -71,3 +71,34 @@ func TestAssistantOptions(t *testing.T) {
 		t.Errorf("with llm: %+v", opts.LLM)
 	}
 }
+
+// TestListenerFailureIsFatal: a listener that dies after start must stop the
+// process (cmd exits 14), not leave a bridge that runs deaf.
+func TestListenerFailureIsFatal(t *testing.T) {
+	br := New(testConfig(t), zerolog.Nop(), "test")
+	ctx := context.Background()
+	if err := br.openDatabase(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.initAppservice(); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(br.Stop)
+	select {
+	case err := <-br.Fatal():
+		t.Fatalf("fatal before anything failed: %v", err)
+	default:
+	}
+	_ = br.server.listener.Close() // what an fd or network failure looks like to Serve
+	select {
+	case err := <-br.Fatal():
+		if !strings.Contains(err.Error(), "listener") {
+			t.Errorf("fatal error %q does not name the listener", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the dead listener was not reported")
+	}
+}

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	stdlog "log"
 	"net"
 	"net/http"
@@ -60,7 +61,8 @@ func (br *Bridge) newServer() (*server, error) {
 func (s *server) serve(br *Bridge) {
 	br.Log.Info().Str("address", s.listener.Addr().String()).Msg("Starting HTTP listener")
 	if err := s.http.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		br.Log.Error().Err(err).Msg("Error in HTTP listener")
+		br.Log.Error().Err(err).Msg("HTTP listener failed; the bridge cannot receive transactions or webhooks")
+		br.die(fmt.Errorf("appservice HTTP listener failed: %w", err))
 	}
 }
 

@@ -86,10 +86,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return exitStartFailed
 		}
 	}
-	<-ctx.Done()
-	log.Info().Msg("Received signal, shutting down")
-	br.Stop()
-	return exitOK
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("Received signal, shutting down")
+		br.Stop()
+		return exitOK
+	case err = <-br.Fatal():
+		log.Error().Err(err).Msg("Bridge failed, shutting down")
+		br.Stop()
+		return exitStartFailed
+	}
 }
 
 func writeExampleConfig(path string, stdout, stderr io.Writer) int {
