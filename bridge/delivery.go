@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -15,11 +14,8 @@ import (
 )
 
 const (
-	// deliveryLease bounds how long a claimed event stays ours; a worker that
-	// dies mid-delivery releases its customer's queue after this.
-	deliveryLease = 2 * time.Minute
-	// deliveryTimeout keeps one attempt well inside the lease, so a slow
-	// attempt can never overlap the next claimant's.
+	// deliveryTimeout bounds one attempt; the heartbeat (lease.go) keeps
+	// its claim meanwhile, and stops it if the claim cannot be kept.
 	deliveryTimeout = 60 * time.Second
 	idlePoll        = time.Second
 	maxBackoff      = 5 * time.Minute
@@ -34,15 +30,12 @@ func (br *Bridge) wakeWorkers(string) {
 	}
 }
 
-func (br *Bridge) workerPrefix() string {
-	host, _ := os.Hostname()
-	return fmt.Sprintf("%s-%d-%04x", host, os.Getpid(), rand.IntN(0x10000))
-}
-
 func (br *Bridge) startDelivery(ctx context.Context) {
-	prefix := br.workerPrefix()
+	process := br.processPrefix()
+	br.releaseStaleClaims(ctx, process)
+	run := runPrefix(process)
 	for i := range br.Config.Bridge.DeliveryWorkers {
-		workerID := fmt.Sprintf("%s-%d", prefix, i)
+		workerID := fmt.Sprintf("%s%d", run, i)
 		log := br.Log.With().Str("component", "delivery").Str("worker_id", workerID).Logger()
 		br.workers.Add(1)
 		go func() {
@@ -72,7 +65,7 @@ func (br *Bridge) deliveryLoop(ctx context.Context, workerID string) {
 			continue
 		}
 		br.wakeWorkers("")
-		br.deliverOne(ctx, evt)
+		br.deliverOne(ctx, workerID, evt)
 	}
 }
 
@@ -92,9 +85,12 @@ func (br *Bridge) renderOptions(alias string) portal.RenderOptions {
 	return opts
 }
 
-// deliverOne runs one attempt and records its outcome. Marking uses a context
-// that survives shutdown, so an attempt cut short is rescheduled, not lost.
-func (br *Bridge) deliverOne(ctx context.Context, evt *database.Event) {
+// deliverOne runs one attempt, holding its claim, and records its outcome.
+// Recording is retried until it succeeds and outlives shutdown by a grace
+// period (record), so an attempt cut short is rescheduled and a send that
+// succeeded is recorded even while the database is briefly down; a crash
+// before the record is covered by the marker look-up of the next attempt.
+func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database.Event) {
 	log := zerolog.Ctx(ctx).With().
 		Str("stripe_event_id", evt.ID).
 		Str("event_type", evt.Type).
@@ -102,38 +98,60 @@ func (br *Bridge) deliverOne(ctx context.Context, evt *database.Event) {
 		Str("customer_id", evt.CustomerID).
 		Int("attempt", evt.Attempts).
 		Logger()
-	attemptCtx, cancel := context.WithTimeout(log.WithContext(ctx), deliveryTimeout)
+	ctx = log.WithContext(ctx)
+	timed, cancelTimeout := context.WithTimeout(ctx, deliveryTimeout)
+	attemptCtx, cancel := context.WithCancelCause(timed)
+	stopHeartbeat := br.holdClaim(attemptCtx, cancel, evt, workerID, deliveryTiming())
 	res, err := br.Portal.Deliver(attemptCtx, evt, br.renderOptions(evt.AccountID))
-	cancel()
-	markCtx, cancelMark := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancelMark()
+	stopHeartbeat()
+	stopped := context.Cause(attemptCtx)
+	cancel(nil)
+	cancelTimeout()
+
+	var write func(context.Context) error
 	switch {
 	case err == nil && res.Skipped:
-		err = br.DB.Event.MarkSkipped(markCtx, evt.ID, res.SkipReason)
 		log.Debug().Str("reason", res.SkipReason).Msg("Skipped inbox event")
+		write = func(ctx context.Context) error {
+			return br.DB.Event.MarkSkipped(ctx, evt.ID, workerID, res.SkipReason)
+		}
 	case err == nil:
+		// Recorded even if the claim was lost meanwhile: the send happened.
 		// One commit for all: on PostgreSQL each commit is an fsync. The
 		// customer's message and the feed line are recorded together.
-		err = br.DB.DoTxn(markCtx, nil, func(ctx context.Context) error {
-			for _, msg := range res.Messages {
-				if err := br.DB.Message.Insert(ctx, msg); err != nil {
-					return err
-				}
-			}
-			return br.DB.Event.MarkDelivered(ctx, evt.ID, res.MatrixEventID, time.Now())
-		})
 		log.Debug().Str("room_id", res.RoomID.String()).Str("matrix_event_id", res.MatrixEventID.String()).Msg("Delivered inbox event")
-	case errors.Is(err, portal.ErrTransient) || ctx.Err() != nil:
+		write = func(ctx context.Context) error {
+			return br.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+				for _, msg := range res.Messages {
+					if err := br.DB.Message.Insert(ctx, msg); err != nil {
+						return err
+					}
+				}
+				return br.DB.Event.MarkDelivered(ctx, evt.ID, res.MatrixEventID, time.Now())
+			})
+		}
+	case errors.Is(stopped, errClaimLost):
+		// Another worker has the event now; its outcome is theirs to record.
+		log.Warn().Err(err).Msg("Delivery attempt stopped: the claim was taken over")
+		return
+	case errors.Is(err, portal.ErrTransient) || attemptCtx.Err() != nil:
 		next := time.Now().Add(backoff(evt.Attempts))
+		if errors.Is(stopped, errLeaseLapsing) {
+			err = fmt.Errorf("%w: %w", stopped, err)
+		}
 		log.Warn().Err(err).Time("next_attempt_at", next).Msg("Delivery failed, will retry")
-		err = br.DB.Event.MarkRetry(markCtx, evt.ID, err.Error(), next)
+		write = func(ctx context.Context) error {
+			return br.DB.Event.MarkRetry(ctx, evt.ID, workerID, err.Error(), next)
+		}
 	default:
 		log.Error().Err(err).Msg("Delivery failed permanently")
-		err = br.DB.Event.MarkFailed(markCtx, evt.ID, err.Error())
+		write = func(ctx context.Context) error {
+			return br.DB.Event.MarkFailed(ctx, evt.ID, workerID, err.Error())
+		}
 	}
-	if err != nil {
-		// The lease expires and the event is claimed again; the deterministic
-		// transaction id keeps a second send from posting twice.
+	if err := record(ctx, write); err != nil {
+		// Given up at shutdown: the lease runs out (or the next start
+		// releases it) and the next attempt looks for the marker first.
 		log.Err(err).Msg("Failed to record delivery outcome")
 	}
 }

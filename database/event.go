@@ -64,6 +64,18 @@ type Event struct {
 	// ObjectID is data.object.id ("" if unknown), so that a later event
 	// about the object finds its customer.
 	ObjectID string
+	// FirstClaimedAt is when the event was first claimed (zero: never):
+	// nothing of it can have been posted before, which bounds how far back
+	// an attempt with an unknown outcome looks for it in the room.
+	FirstClaimedAt time.Time
+}
+
+// OutcomeUnknown reports whether an earlier attempt may have posted the
+// event: it was claimed before (a worker that died or timed out, a retry) or
+// an operator retried it after a failure. Such an attempt looks for the
+// event's marker in the room before sending; a first attempt does not.
+func (e *Event) OutcomeUnknown() bool {
+	return e.Attempts > 1 || e.LastError != ""
 }
 
 func newEvent() *Event { return &Event{} }
@@ -71,7 +83,7 @@ func newEvent() *Event { return &Event{} }
 const eventColumns = `
 	event_id, account_id, customer_id, type, api_version, created, payload, received_at,
 	state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, matrix_event_id, delivered_at,
-	causal_rank, object_id, arrival_seq
+	causal_rank, object_id, first_claimed_at, arrival_seq
 `
 
 const (
@@ -87,7 +99,7 @@ const (
 	// runs one write at a time, from the largest so far (%s).
 	insertEventQuery = `
 		INSERT INTO stripe_event (` + eventColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, %s)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, %s)
 		ON CONFLICT (event_id) DO NOTHING
 		RETURNING arrival_seq
 	`
@@ -103,7 +115,7 @@ const (
 	// $1 worker id, $2 lease expiry, $3 now.
 	claimEventQuery = `
 		UPDATE stripe_event
-		SET claimed_by=$1, claimed_until=$2, attempts=attempts+1
+		SET claimed_by=$1, claimed_until=$2, attempts=attempts+1, first_claimed_at=COALESCE(first_claimed_at, $3)
 		WHERE event_id = (
 			SELECT candidate.event_id
 			FROM stripe_event candidate
@@ -149,7 +161,12 @@ const (
 		RETURNING ` + eventColumns
 
 	// The Mark* updates only touch pending events: a worker whose lease ran
-	// out must not undo what the worker that took over has recorded.
+	// out must not undo what the worker that took over has recorded. A
+	// delivery is recorded by whoever made it (a successful send must never
+	// be forgotten, and the taker-over finds the same message by its
+	// marker); the other outcomes release the claim, so only its holder
+	// ($4, $3) may: a stale worker's retry would otherwise free an event the
+	// taker-over is sending, for a third worker to send again.
 	markEventDeliveredQuery = `
 		UPDATE stripe_event
 		SET state='delivered', matrix_event_id=$2, delivered_at=$3, claimed_by=NULL, claimed_until=NULL
@@ -158,17 +175,29 @@ const (
 	markEventRetryQuery = `
 		UPDATE stripe_event
 		SET last_error=$2, next_attempt_at=$3, claimed_by=NULL, claimed_until=NULL
-		WHERE event_id=$1 AND state='pending'
+		WHERE event_id=$1 AND state='pending' AND claimed_by=$4
 	`
 	markEventFailedQuery = `
 		UPDATE stripe_event
 		SET state='failed', last_error=$2, claimed_by=NULL, claimed_until=NULL
-		WHERE event_id=$1 AND state='pending'
+		WHERE event_id=$1 AND state='pending' AND claimed_by=$3
 	`
 	markEventSkippedQuery = `
 		UPDATE stripe_event
 		SET state='skipped', last_error=$2, claimed_by=NULL, claimed_until=NULL
-		WHERE event_id=$1 AND state='pending'
+		WHERE event_id=$1 AND state='pending' AND claimed_by=$3
+	`
+	// A heartbeat: the claim is still ours as long as nobody took it over,
+	// even if it lapsed for a moment.
+	renewClaimQuery = `
+		UPDATE stripe_event SET claimed_until=$3
+		WHERE event_id=$1 AND state='pending' AND claimed_by=$2
+	`
+	// $1 is the worker-id prefix of a process that is known to be dead.
+	releaseClaimsQuery = `
+		UPDATE stripe_event SET claimed_by=NULL, claimed_until=NULL
+		WHERE state='pending' AND claimed_by IS NOT NULL
+			AND substr(claimed_by, 1, length(CAST($1 AS TEXT))) = CAST($1 AS TEXT)
 	`
 	listUnresolvedQuery = `
 		SELECT ` + eventColumns + ` FROM stripe_event
@@ -302,8 +331,8 @@ func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, er
 
 // ClaimNext leases the oldest event that may be delivered now to workerID
 // until now+lease, or returns nil if there is none. The worker must end the
-// claim with MarkDelivered, MarkRetry, MarkFailed or MarkSkipped before the
-// lease runs out, or another worker may take the event over.
+// claim with MarkDelivered, MarkRetry, MarkFailed or MarkSkipped, renewing
+// it (RenewClaim) while it works, or another worker may take the event over.
 func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time.Duration, now time.Time) (*Event, error) {
 	lock := ""
 	if eq.GetDB().Dialect == dbutil.Postgres {
@@ -341,21 +370,52 @@ func (eq *EventQuery) MarkDelivered(ctx context.Context, eventID string, matrixE
 	return eq.Exec(ctx, markEventDeliveredQuery, eventID, matrixEventID, now.UnixMilli())
 }
 
-// MarkRetry releases the claim after a retryable error; the event (and with
-// it the rest of its customer's queue) waits until nextAttempt.
-func (eq *EventQuery) MarkRetry(ctx context.Context, eventID, errMsg string, nextAttempt time.Time) error {
-	return eq.Exec(ctx, markEventRetryQuery, eventID, errMsg, nextAttempt.UnixMilli())
+// MarkRetry releases workerID's claim after a retryable error; the event
+// (and with it the rest of its customer's queue) waits until nextAttempt. A
+// claim workerID no longer holds is left alone.
+func (eq *EventQuery) MarkRetry(ctx context.Context, eventID, workerID, errMsg string, nextAttempt time.Time) error {
+	return eq.Exec(ctx, markEventRetryQuery, eventID, errMsg, nextAttempt.UnixMilli(), workerID)
 }
 
-// MarkFailed gives up on the event until an operator retries it. Later events
-// of the same customer go ahead without it.
-func (eq *EventQuery) MarkFailed(ctx context.Context, eventID, errMsg string) error {
-	return eq.Exec(ctx, markEventFailedQuery, eventID, errMsg)
+// MarkFailed gives up on the event until an operator retries it, if
+// workerID holds its claim. Later events of the same customer go ahead
+// without it.
+func (eq *EventQuery) MarkFailed(ctx context.Context, eventID, workerID, errMsg string) error {
+	return eq.Exec(ctx, markEventFailedQuery, eventID, errMsg, workerID)
 }
 
-// MarkSkipped records that the event will deliberately never be posted, and why.
-func (eq *EventQuery) MarkSkipped(ctx context.Context, eventID, reason string) error {
-	return eq.Exec(ctx, markEventSkippedQuery, eventID, reason)
+// MarkSkipped records that the event will deliberately never be posted, and
+// why, if workerID holds its claim.
+func (eq *EventQuery) MarkSkipped(ctx context.Context, eventID, workerID, reason string) error {
+	return eq.Exec(ctx, markEventSkippedQuery, eventID, reason, workerID)
+}
+
+// RenewClaim extends workerID's claim of the event until until: the
+// heartbeat of a delivery that takes longer than a lease. It reports false
+// if the claim is no longer workerID's (the event was taken over or its
+// outcome recorded); the worker must then stop.
+func (eq *EventQuery) RenewClaim(ctx context.Context, eventID, workerID string, until time.Time) (bool, error) {
+	res, err := eq.GetDB().Exec(ctx, renewClaimQuery, eventID, workerID, until.UnixMilli())
+	if err != nil {
+		return false, err
+	}
+	affected, err := res.RowsAffected()
+	return affected == 1, err
+}
+
+// ReleaseClaims frees every claim whose worker id starts with prefix, so
+// that their events are due at once instead of when their leases run out.
+// Only for the claims of a process known to be dead: the bridge calls it on
+// start for the worker ids of its predecessor on the same host and listener.
+func (eq *EventQuery) ReleaseClaims(ctx context.Context, prefix string) (int64, error) {
+	if prefix == "" {
+		return 0, errors.New("release claims: empty worker prefix would release every claim")
+	}
+	res, err := eq.GetDB().Exec(ctx, releaseClaimsQuery, prefix)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // ListFailed returns up to limit failed events, oldest first.
@@ -376,13 +436,13 @@ func (eq *EventQuery) Retry(ctx context.Context, eventID string) (bool, error) {
 
 func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
 	var customerID, lastError, claimedBy, matrixEventID, objectID sql.NullString
-	var claimedUntil, deliveredAt sql.NullInt64
+	var claimedUntil, deliveredAt, firstClaimedAt sql.NullInt64
 	var created, receivedAt, nextAttemptAt int64
 	var payload []byte
 	err := row.Scan(
 		&e.ID, &e.AccountID, &customerID, &e.Type, &e.APIVersion, &created, &payload, &receivedAt,
 		&e.State, &e.Attempts, &nextAttemptAt, &lastError, &claimedBy, &claimedUntil, &matrixEventID, &deliveredAt,
-		&e.CausalRank, &objectID, &e.ArrivalSeq,
+		&e.CausalRank, &objectID, &firstClaimedAt, &e.ArrivalSeq,
 	)
 	if err != nil {
 		return nil, err
@@ -398,6 +458,7 @@ func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
 	e.MatrixEventID = id.EventID(matrixEventID.String)
 	e.DeliveredAt = nullUnixMilli(deliveredAt)
 	e.ObjectID = objectID.String
+	e.FirstClaimedAt = nullUnixMilli(firstClaimedAt)
 	return e, nil
 }
 
@@ -408,6 +469,6 @@ func (e *Event) sqlVariables() []any {
 		e.State, e.Attempts, e.NextAttemptAt.UnixMilli(), dbutil.StrPtr(e.LastError),
 		dbutil.StrPtr(e.ClaimedBy), dbutil.UnixMilliPtr(e.ClaimedUntil),
 		dbutil.StrPtr(e.MatrixEventID), dbutil.UnixMilliPtr(e.DeliveredAt),
-		e.CausalRank, dbutil.StrPtr(e.ObjectID), e.ArrivalSeq,
+		e.CausalRank, dbutil.StrPtr(e.ObjectID), dbutil.UnixMilliPtr(e.FirstClaimedAt), e.ArrivalSeq,
 	}
 }

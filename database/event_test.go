@@ -132,7 +132,7 @@ func TestClaimNextOrder(t *testing.T) {
 			{"other customer proceeds while a1 is claimed", nil, "evt_b1"},
 			{"a2 waits for claimed a1, b2 for claimed b1", nil, ""},
 			{"a1 retrying blocks a2", func() {
-				must(t, eq.MarkRetry(ctx, "evt_a1", "homeserver down", now.Add(time.Minute)))
+				must(t, eq.MarkRetry(ctx, "evt_a1", "w1", "homeserver down", now.Add(time.Minute)))
 			}, ""},
 			{"b1 delivered frees b2", func() {
 				must(t, eq.MarkDelivered(ctx, "evt_b1", "$b1", now))
@@ -142,7 +142,7 @@ func TestClaimNextOrder(t *testing.T) {
 				now = now.Add(time.Minute)
 			}, "evt_a1"},
 			{"a1 failing for good frees a2", func() {
-				must(t, eq.MarkFailed(ctx, "evt_a1", "room is gone"))
+				must(t, eq.MarkFailed(ctx, "evt_a1", "w1", "room is gone"))
 			}, "evt_a2"},
 		}
 		for _, step := range steps {
@@ -197,7 +197,7 @@ func TestClaimLeaseExpiry(t *testing.T) {
 
 		must(t, eq.MarkDelivered(ctx, "evt_1", "$by_w2", t0.Add(31*time.Second)))
 		// The first worker wakes up late: it must not undo the delivery.
-		must(t, eq.MarkFailed(ctx, "evt_1", "w1 timed out"))
+		must(t, eq.MarkFailed(ctx, "evt_1", "w1", "w1 timed out"))
 		must(t, eq.MarkDelivered(ctx, "evt_1", "$by_w1", t0.Add(32*time.Second)))
 		evt, err = eq.Get(ctx, "evt_1")
 		must(t, err)
@@ -214,9 +214,9 @@ func TestFailedAndSkipped(t *testing.T) {
 		insertEvents(t, db, inboxEvent("evt_1", "cus_a", 10), inboxEvent("evt_2", "cus_b", 11), inboxEvent("evt_3", "cus_c", 12))
 		for claim(t, db, "w", t0) != "" {
 		}
-		must(t, eq.MarkFailed(ctx, "evt_2", "boom"))
-		must(t, eq.MarkFailed(ctx, "evt_1", "bang"))
-		must(t, eq.MarkSkipped(ctx, "evt_3", "no renderer for this type"))
+		must(t, eq.MarkFailed(ctx, "evt_2", "w", "boom"))
+		must(t, eq.MarkFailed(ctx, "evt_1", "w", "bang"))
+		must(t, eq.MarkSkipped(ctx, "evt_3", "w", "no renderer for this type"))
 
 		failed, err := eq.ListFailed(ctx, 10)
 		must(t, err)
@@ -288,7 +288,10 @@ func TestAccountHealth(t *testing.T) {
 			t.Fatalf("empty inbox health %+v", empty)
 		}
 		insertEvents(t, db, inboxEvent("evt_h1", "cus_a", 10), inboxEvent("evt_h2", "cus_b", 20))
-		must(t, db.Event.MarkFailed(ctx, "evt_h1", "boom"))
+		if got := claim(t, db, "w", t0); got != "evt_h1" {
+			t.Fatalf("claimed %q", got)
+		}
+		must(t, db.Event.MarkFailed(ctx, "evt_h1", "w", "boom"))
 		health, err := db.Event.Health(ctx, "main")
 		must(t, err)
 		if !health.LastReceived.Equal(t0) || health.Pending != 1 || health.Failed != 1 {

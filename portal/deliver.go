@@ -14,7 +14,6 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
-	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
@@ -50,7 +49,9 @@ func isNotFound(err error) bool {
 
 // TxnID is the Matrix transaction id for posting one Stripe event as one
 // sender. It is deterministic so that a crash between send and commit makes
-// the retry a no-op on the homeserver; the sender is part of it because
+// the retry a no-op on a homeserver that remembers it (Dendrite does not
+// when the request was cut short: the marker look-up covers that); the
+// sender is part of it because
 // Dendrite scopes transaction ids per access token, which all ghosts share.
 func TxnID(sender id.UserID, stripeEventID string) string {
 	sum := sha256.Sum256([]byte(string(sender) + "\x00" + stripeEventID))
@@ -83,8 +84,11 @@ type Result struct {
 
 // Deliver posts one inbox event: the customer's message into their room
 // (creating it if needed) and, when the event has agent-facing detail or no
-// customer, a line into the account's feed room. Each send has its own
-// deterministic transaction id, so a retry after a crash repeats neither.
+// customer, a line into the account's feed room. Each post carries the
+// event's marker (marker.go) and its own deterministic transaction id; an
+// attempt whose outcome is unknown (row.OutcomeUnknown) first looks for the
+// marker and records what it finds instead of sending again, because a
+// homeserver may forget a transaction id cut short by a crash.
 // The caller records Result.Messages and marks the inbox row, together.
 func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderOptions) (*Result, error) {
 	var evt stripe.Event
@@ -151,12 +155,11 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 	}
 
 	if rendering.Customer != nil {
-		resp, err := ghost.SendMessageEvent(ctx, customerRoom, event.EventMessage, rendering.Customer.Content,
-			mautrix.ReqSendEvent{TransactionID: TxnID(ghost.UserID, row.ID)})
+		eventID, err := sendOnce(ctx, ghost, customerRoom, row, rendering.Customer, CopyCustomer, TxnID(ghost.UserID, row.ID))
 		if err != nil {
 			return nil, transient(fmt.Errorf("send: %w", err))
 		}
-		record(customerRoom, resp.EventID, rendering.Customer)
+		record(customerRoom, eventID, rendering.Customer)
 	}
 	if rendering.Feed != nil {
 		feedRoom, eventID, err := m.sendFeed(ctx, ghost, row, rendering.Feed)
@@ -169,8 +172,8 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 			// by hand into a second customer message).
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("Failed to post the agents' line in the feed room; the customer's message is posted")
 		default:
-			// Retrying repeats the customer's send with its transaction
-			// id, which the homeserver answers with the same event.
+			// The retry finds the customer's message by its marker
+			// (or its transaction id) instead of posting it again.
 			return nil, err
 		}
 	}
@@ -182,12 +185,11 @@ func (m *Manager) sendFeed(ctx context.Context, ghost *appservice.IntentAPI, row
 	if err != nil {
 		return "", "", err
 	}
-	resp, err := ghost.SendMessageEvent(ctx, room, event.EventMessage, rendered.Content,
-		mautrix.ReqSendEvent{TransactionID: FeedTxnID(ghost.UserID, row.ID)})
+	eventID, err := sendOnce(ctx, ghost, room, row, rendered, CopyFeed, FeedTxnID(ghost.UserID, row.ID))
 	if err != nil {
 		return "", "", transient(fmt.Errorf("send to feed room: %w", err))
 	}
-	return room, resp.EventID, nil
+	return room, eventID, nil
 }
 
 // customerFromEvent returns the customer object when the event is about one,

@@ -1,4 +1,4 @@
--- v0 -> v5: Latest revision
+-- v0 -> v6: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -65,7 +65,10 @@ CREATE TABLE stripe_event (
 	-- only: sqlite (line commented)
 --	arrival_seq     BIGINT,
 	-- data.object.id, to find the customer of a later event about it.
-	object_id       TEXT
+	object_id       TEXT,
+	-- When the event was first claimed (NULL: never): nothing of it can have
+	-- been posted before, so the look-up of an unknown outcome stops there.
+	first_claimed_at BIGINT
 );
 CREATE INDEX stripe_event_claim_idx ON stripe_event (state, next_attempt_at);
 -- Claims walk pending events in delivery order and stop at the first deliverable one.
