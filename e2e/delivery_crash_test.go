@@ -94,24 +94,39 @@ func TestDeliveryCrashBetweenSendAndRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	probe := func() {
-		if _, err := probeUser.SendMessageEvent(ctx, probeRoom.RoomID, event.EventMessage,
-			&event.MessageEventContent{MsgType: event.MsgText, Body: "probe"}, mautrix.ReqSendEvent{TransactionID: "probe-1"}); err != nil {
+	probe := func() id.EventID {
+		resp, err := probeUser.SendMessageEvent(ctx, probeRoom.RoomID, event.EventMessage,
+			&event.MessageEventContent{MsgType: event.MsgText, Body: "probe"}, mautrix.ReqSendEvent{TransactionID: "probe-1"})
+		if err != nil {
 			t.Fatal(err)
 		}
+		return resp.EventID
 	}
-	probe()
-	if err = s.hs.Restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	probe()
-	waitFor(t, 20*time.Second, "the homeserver to post the probe twice", func() (bool, string) {
+	before := probe()
+	// The test homeserver's JetStream is in memory: what its sync API has
+	// not read by the restart is never shown. Wait until it has.
+	countProbes := func() int {
 		n := 0
 		for _, evt := range messages(t, probeUser, probeRoom.RoomID) {
 			if evt.Content.AsMessage().Body == "probe" {
 				n++
 			}
 		}
+		return n
+	}
+	waitFor(t, 20*time.Second, "the first attempt's messages and the probe readable", func() (bool, string) {
+		customer := marked(t, ghost.Client, room, row.ID, portal.CopyCustomer)
+		feed := marked(t, ghost.Client, first.Messages[1].RoomID, row.ID, portal.CopyFeed)
+		return len(customer) == 1 && len(feed) == 1 && countProbes() == 1, fmt.Sprint(customer, feed, countProbes())
+	})
+	if err = s.hs.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if after := probe(); after == before {
+		t.Fatalf("the restarted homeserver remembered the transaction id (%s): this test cannot show a forgotten one", after)
+	}
+	waitFor(t, 20*time.Second, "the homeserver to post the probe twice", func() (bool, string) {
+		n := countProbes()
 		return n == 2, fmt.Sprintf("%d probes", n)
 	})
 
@@ -140,5 +155,75 @@ func TestDeliveryCrashBetweenSendAndRecord(t *testing.T) {
 		if err != nil || msg == nil || msg.StripeEventID != row.ID {
 			t.Errorf("%s copy not in the message map: %+v, %v", tc.copy, msg, err)
 		}
+	}
+}
+
+// BenchmarkMarkerLookup measures what the look-up before a retried send
+// costs on Dendrite: per window (the ghost's messages in the feed room since
+// the event's first claim), a first attempt (two sends, no look-up), a retry
+// of a posted event (look-up finds both copies, no send) and a retry of an
+// event never posted (both rooms read back to the first claim, then two
+// sends). Run with a fixed count, e.g. -benchtime=20x: every op adds to the
+// window.
+func BenchmarkMarkerLookup(b *testing.B) {
+	fake := newFake(b)
+	s := startStack(b, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(b)})
+	ctx := context.Background()
+	br := s.bridge
+	ghost := br.Portal.Ghost("main")
+	cus, err := fake.Client().Customers.New(&stripe.CustomerParams{Name: stripe.String("Lookup Bench")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitPortal(b, s, cus.ID)
+	waitInboxSettled(b, s, 1)
+	feedRoom, err := br.Portal.EnsureFeedRoom(ctx, "main")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := portal.RenderOptions{DashboardLink: s.cfg.Account("main").DashboardLink}
+	serial := 0
+	row := func(attempts int, firstClaim time.Time) *database.Event {
+		serial++
+		r := crashRow(b, cus.ID, fmt.Sprintf("evt_lookup_bench_%d", serial))
+		r.Attempts, r.FirstClaimedAt = attempts, firstClaim
+		return r
+	}
+	deliver := func(r *database.Event) {
+		if res, err := br.Portal.Deliver(ctx, r, opts); err != nil || len(res.Messages) != 2 {
+			b.Fatalf("deliver: %+v, %v", res, err)
+		}
+	}
+	filled := 0
+	for _, window := range []int{0, 500, 2000} {
+		start := time.Now()
+		for ; filled < window; filled++ {
+			content := &event.Content{
+				Parsed: &event.MessageEventContent{MsgType: event.MsgNotice, Body: "another customer's line"},
+				Raw:    map[string]any{portal.MarkerEventKey: fmt.Sprintf("evt_filler_%d", filled), portal.MarkerCopyKey: string(portal.CopyFeed)},
+			}
+			if _, err := ghost.SendMessageEvent(ctx, feedRoom, event.EventMessage, content); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(fmt.Sprintf("window=%d/first_attempt", window), func(b *testing.B) {
+			for b.Loop() {
+				deliver(row(1, start))
+			}
+		})
+		b.Run(fmt.Sprintf("window=%d/retry_posted", window), func(b *testing.B) {
+			posted := row(1, start)
+			deliver(posted)
+			time.Sleep(200 * time.Millisecond) // /messages trails the send path
+			posted.Attempts = 2
+			for b.Loop() {
+				deliver(posted)
+			}
+		})
+		b.Run(fmt.Sprintf("window=%d/retry_not_posted", window), func(b *testing.B) {
+			for b.Loop() {
+				deliver(row(2, start))
+			}
+		})
 	}
 }
