@@ -36,12 +36,21 @@ type recordedSend struct {
 }
 
 func newSendingHS(t *testing.T) (*sendingHS, *httptest.Server) {
+	hs := &sendingHS{byTxn: map[string]id.EventID{}}
+	return hs, newSendingServer(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("PUT /_matrix/client/v3/rooms/{room}/send/{type}/{txn}", hs.send)
+	})
+}
+
+// newSendingServer is the fake homeserver of the delivery tests: the routes
+// given here (sends, history), joins and registrations that always work,
+// and everything else (room creation, state) from newFakeHS.
+func newSendingServer(t *testing.T, routes func(mux *http.ServeMux)) *httptest.Server {
 	_, inner := newFakeHS(t, "down.example")
 	target, _ := url.Parse(inner.URL)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	hs := &sendingHS{byTxn: map[string]id.EventID{}}
 	mux := http.NewServeMux()
-	mux.HandleFunc("PUT /_matrix/client/v3/rooms/{room}/send/{type}/{txn}", hs.send)
+	routes(mux)
 	joined := func(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusOK, map[string]string{"room_id": r.PathValue("room")})
 	}
@@ -53,7 +62,7 @@ func newSendingHS(t *testing.T) (*sendingHS, *httptest.Server) {
 	mux.Handle("/", proxy)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return hs, srv
+	return srv
 }
 
 func (hs *sendingHS) send(w http.ResponseWriter, r *http.Request) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,25 +42,11 @@ type fakeEvent struct {
 }
 
 func newForgetfulHS(t *testing.T) (*forgetfulHS, *httptest.Server) {
-	_, inner := newFakeHS(t, "down.example")
-	target, _ := url.Parse(inner.URL)
-	proxy := httputil.NewSingleHostReverseProxy(target)
 	hs := &forgetfulHS{rooms: map[string][]fakeEvent{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("PUT /_matrix/client/v3/rooms/{room}/send/{type}/{txn}", hs.send)
-	mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/messages", hs.messages)
-	joined := func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, map[string]string{"room_id": r.PathValue("room")})
-	}
-	mux.HandleFunc("POST /_matrix/client/v3/join/{room}", joined)
-	mux.HandleFunc("POST /_matrix/client/v3/rooms/{room}/join", joined)
-	mux.HandleFunc("POST /_matrix/client/v3/register", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, http.StatusOK, map[string]string{"user_id": r.URL.Query().Get("user_id")})
+	return hs, newSendingServer(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("PUT /_matrix/client/v3/rooms/{room}/send/{type}/{txn}", hs.send)
+		mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/messages", hs.messages)
 	})
-	mux.Handle("/", proxy)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return hs, srv
 }
 
 func (hs *forgetfulHS) send(w http.ResponseWriter, r *http.Request) {
