@@ -48,7 +48,7 @@ func (br *Bridge) startDelivery(ctx context.Context) {
 func (br *Bridge) deliveryLoop(ctx context.Context, workerID string) {
 	log := zerolog.Ctx(ctx)
 	for ctx.Err() == nil {
-		evt, err := br.DB.Event.ClaimNext(ctx, workerID, deliveryLease, time.Now())
+		evt, err := br.DB.Event.ClaimNextHeld(ctx, workerID, deliveryLease, br.Config.Bridge.Hold(), time.Now())
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Err(err).Msg("Failed to claim inbox event")
@@ -121,14 +121,7 @@ func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database
 		// customer's message and the feed line are recorded together.
 		log.Debug().Str("room_id", res.RoomID.String()).Str("matrix_event_id", res.MatrixEventID.String()).Msg("Delivered inbox event")
 		write = func(ctx context.Context) error {
-			return br.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
-				for _, msg := range res.Messages {
-					if err := br.DB.Message.Insert(ctx, msg); err != nil {
-						return err
-					}
-				}
-				return br.DB.Event.MarkDelivered(ctx, evt.ID, res.MatrixEventID, time.Now())
-			})
+			return br.Portal.RecordDelivered(ctx, evt, res)
 		}
 	case errors.Is(stopped, errClaimLost):
 		// Another worker has the event now; its outcome is theirs to record.

@@ -108,6 +108,10 @@ type BridgeConfig struct {
 	UnknownEvents   string                 `yaml:"unknown_events"`
 	DeliveryWorkers int                    `yaml:"delivery_workers"`
 	CatchupInterval string                 `yaml:"catchup_interval"`
+	// HoldWindow is how long an event of a billing happening waits after it
+	// arrived before it is posted, so the happening's other events are
+	// there to post with it.
+	HoldWindow string `yaml:"hold_window"`
 	// SelfService says which self-service commands customers may run.
 	SelfService SelfServicePolicy `yaml:"self_service"`
 	// Plans are the price ids a customer may switch to with change-plan.
@@ -155,6 +159,12 @@ func (b *BridgeConfig) WriteCeiling(currency string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// Hold is the hold window (HoldWindow); zero posts at once.
+func (b *BridgeConfig) Hold() time.Duration {
+	d, _ := time.ParseDuration(b.HoldWindow)
+	return d
 }
 
 // CatchupEvery is how often to list missed events; zero means only at start.

@@ -44,6 +44,7 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Str, "bridge", "customer_link_key")
 	helper.Copy(up.Str, "bridge", "unknown_events")
 	helper.Copy(up.Int, "bridge", "delivery_workers")
+	helper.Copy(up.Str, "bridge", "hold_window")
 	helper.Copy(up.Str, "bridge", "catchup_interval")
 	helper.Copy(up.Bool, "bridge", "self_service", "portal")
 	helper.Copy(up.Bool, "bridge", "self_service", "pay")

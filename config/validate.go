@@ -103,6 +103,9 @@ func (c *Config) Validate() error {
 	if c.Bridge.DeliveryWorkers < 1 || c.Bridge.DeliveryWorkers > 64 {
 		return invalid("bridge.delivery_workers", "must be between 1 and 64")
 	}
+	if d, err := time.ParseDuration(c.Bridge.HoldWindow); c.Bridge.HoldWindow != "" && (err != nil || d < 0 || d > 30*time.Second) {
+		return invalid("bridge.hold_window", "%q must be a duration from 0 to 30s", c.Bridge.HoldWindow)
+	}
 	if d, err := time.ParseDuration(c.Bridge.CatchupInterval); err != nil || d < 0 || (d > 0 && d < time.Minute) {
 		return invalid("bridge.catchup_interval", "%q must be a duration of at least 1m, or 0 to catch up only at start", c.Bridge.CatchupInterval)
 	}

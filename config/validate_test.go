@@ -53,6 +53,8 @@ func TestValidate(t *testing.T) {
 		{"bad unknown_events", func(c *Config) { c.Bridge.UnknownEvents = "drop" }, "bridge.unknown_events"},
 		{"zero workers", func(c *Config) { c.Bridge.DeliveryWorkers = 0 }, "bridge.delivery_workers"},
 		{"catch-up too often", func(c *Config) { c.Bridge.CatchupInterval = "5s" }, "bridge.catchup_interval"},
+		{"hold window too long", func(c *Config) { c.Bridge.HoldWindow = "1m" }, "bridge.hold_window"},
+		{"hold window not a duration", func(c *Config) { c.Bridge.HoldWindow = "soon" }, "bridge.hold_window"},
 		{"portal link ttl not a duration", func(c *Config) { c.Bridge.PortalLinkTTL = "ten minutes" }, "bridge.portal_link_ttl"},
 		{"portal link ttl too long", func(c *Config) { c.Bridge.PortalLinkTTL = "48h" }, "bridge.portal_link_ttl"},
 		{"portal link ttl too short", func(c *Config) { c.Bridge.PortalLinkTTL = "1s" }, "bridge.portal_link_ttl"},

@@ -68,6 +68,12 @@ type Event struct {
 	// nothing of it can have been posted before, which bounds how far back
 	// an attempt with an unknown outcome looks for it in the room.
 	FirstClaimedAt time.Time
+	// HappeningKey names the billing happening the event belongs to (""
+	// stands alone); Insert sets it from Type and Payload (HappeningKey).
+	HappeningKey string
+	// HappeningLead is the event whose customer message shows the
+	// happening this one was delivered into ("" if none).
+	HappeningLead string
 }
 
 // OutcomeUnknown reports whether an earlier attempt may have posted the
@@ -83,7 +89,7 @@ func newEvent() *Event { return &Event{} }
 const eventColumns = `
 	event_id, account_id, customer_id, type, api_version, created, payload, received_at,
 	state, attempts, next_attempt_at, last_error, claimed_by, claimed_until, matrix_event_id, delivered_at,
-	causal_rank, object_id, first_claimed_at, arrival_seq
+	causal_rank, object_id, first_claimed_at, happening_key, happening_lead, arrival_seq
 `
 
 const (
@@ -99,7 +105,7 @@ const (
 	// runs one write at a time, from the largest so far (%s).
 	insertEventQuery = `
 		INSERT INTO stripe_event (` + eventColumns + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, %s)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, %s)
 		ON CONFLICT (event_id) DO NOTHING
 		RETURNING arrival_seq
 	`
@@ -112,7 +118,8 @@ const (
 	// SKIP LOCKED, appended per dialect) before the update touches it, so two
 	// workers never claim the same event.
 	//
-	// $1 worker id, $2 lease expiry, $3 now.
+	// $1 worker id, $2 lease expiry, $3 now, $4 the hold window's end for
+	// events that arrived by then (now less the hold).
 	claimEventQuery = `
 		UPDATE stripe_event
 		SET claimed_by=$1, claimed_until=$2, attempts=attempts+1, first_claimed_at=COALESCE(first_claimed_at, $3)
@@ -122,6 +129,10 @@ const (
 			WHERE candidate.state='pending'
 				-- A retried event waits out its backoff.
 				AND candidate.next_attempt_at <= $3
+				-- An event of a happening waits out the hold window after
+				-- it arrived, so that the rest of the happening's events
+				-- are in the inbox when it is posted (HappeningKey).
+				AND (candidate.happening_key IS NULL OR candidate.received_at <= $4)
 				-- Another worker is delivering it, unless its lease ran out
 				-- (the worker died): then it is anyone's again.
 				AND (candidate.claimed_until IS NULL OR candidate.claimed_until <= $3)
@@ -317,6 +328,7 @@ func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, er
 		evt.NextAttemptAt = evt.ReceivedAt
 	}
 	evt.CausalRank = CausalRank(evt.Type)
+	evt.HappeningKey = HappeningKey(evt.Type, evt.Payload)
 	next := nextArrivalSQLite
 	if eq.GetDB().Dialect == dbutil.Postgres {
 		next = nextArrivalPostgres
@@ -329,11 +341,18 @@ func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, er
 	return err == nil, err
 }
 
-// ClaimNext leases the oldest event that may be delivered now to workerID
-// until now+lease, or returns nil if there is none. The worker must end the
-// claim with MarkDelivered, MarkRetry, MarkFailed or MarkSkipped, renewing
-// it (RenewClaim) while it works, or another worker may take the event over.
+// ClaimNext is ClaimNextHeld without a hold window.
 func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time.Duration, now time.Time) (*Event, error) {
+	return eq.ClaimNextHeld(ctx, workerID, lease, 0, now)
+}
+
+// ClaimNextHeld leases the oldest event that may be delivered now to
+// workerID until now+lease, or returns nil if there is none. An event of a
+// happening may be delivered once hold has passed since it arrived. The
+// worker must end the claim with MarkDelivered (or MarkMemberDelivered),
+// MarkRetry, MarkFailed or MarkSkipped, renewing it (RenewClaim) while it
+// works, or another worker may take the event over.
+func (eq *EventQuery) ClaimNextHeld(ctx context.Context, workerID string, lease, hold time.Duration, now time.Time) (*Event, error) {
 	lock := ""
 	if eq.GetDB().Dialect == dbutil.Postgres {
 		// Skip rows another worker is claiming right now instead of waiting
@@ -344,7 +363,7 @@ func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time
 	if eq.GetDB().Dialect != dbutil.Postgres {
 		// SQLite runs one writing statement at a time, and a statement sees
 		// every claim committed before it.
-		return eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli())
+		return eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli(), now.Add(-hold).UnixMilli())
 	}
 	// On PostgreSQL two concurrent claims do not see each other's
 	// uncommitted claim, so both could pass the one-per-customer check for
@@ -357,7 +376,7 @@ func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time
 			return err
 		}
 		var err error
-		evt, err = eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli())
+		evt, err = eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli(), now.Add(-hold).UnixMilli())
 		return err
 	})
 	return evt, err
@@ -435,14 +454,14 @@ func (eq *EventQuery) Retry(ctx context.Context, eventID string) (bool, error) {
 }
 
 func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
-	var customerID, lastError, claimedBy, matrixEventID, objectID sql.NullString
+	var customerID, lastError, claimedBy, matrixEventID, objectID, happeningKey, happeningLead sql.NullString
 	var claimedUntil, deliveredAt, firstClaimedAt sql.NullInt64
 	var created, receivedAt, nextAttemptAt int64
 	var payload []byte
 	err := row.Scan(
 		&e.ID, &e.AccountID, &customerID, &e.Type, &e.APIVersion, &created, &payload, &receivedAt,
 		&e.State, &e.Attempts, &nextAttemptAt, &lastError, &claimedBy, &claimedUntil, &matrixEventID, &deliveredAt,
-		&e.CausalRank, &objectID, &firstClaimedAt, &e.ArrivalSeq,
+		&e.CausalRank, &objectID, &firstClaimedAt, &happeningKey, &happeningLead, &e.ArrivalSeq,
 	)
 	if err != nil {
 		return nil, err
@@ -459,6 +478,8 @@ func (e *Event) Scan(row dbutil.Scannable) (*Event, error) {
 	e.DeliveredAt = nullUnixMilli(deliveredAt)
 	e.ObjectID = objectID.String
 	e.FirstClaimedAt = nullUnixMilli(firstClaimedAt)
+	e.HappeningKey = happeningKey.String
+	e.HappeningLead = happeningLead.String
 	return e, nil
 }
 
@@ -469,6 +490,7 @@ func (e *Event) sqlVariables() []any {
 		e.State, e.Attempts, e.NextAttemptAt.UnixMilli(), dbutil.StrPtr(e.LastError),
 		dbutil.StrPtr(e.ClaimedBy), dbutil.UnixMilliPtr(e.ClaimedUntil),
 		dbutil.StrPtr(e.MatrixEventID), dbutil.UnixMilliPtr(e.DeliveredAt),
-		e.CausalRank, dbutil.StrPtr(e.ObjectID), dbutil.UnixMilliPtr(e.FirstClaimedAt), e.ArrivalSeq,
+		e.CausalRank, dbutil.StrPtr(e.ObjectID), dbutil.UnixMilliPtr(e.FirstClaimedAt),
+		dbutil.StrPtr(e.HappeningKey), dbutil.StrPtr(e.HappeningLead), e.ArrivalSeq,
 	}
 }

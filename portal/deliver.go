@@ -80,6 +80,13 @@ type Result struct {
 	// the same commit: the customer message and the feed line, each when it
 	// was posted and is about an object.
 	Messages []*database.Message
+	// Lead is set when the delivery was part of a happening (happening.go):
+	// the inbox event whose customer message shows it. Members are the
+	// inbox events this delivery covered, the claimed one first; each is
+	// recorded as delivered into MatrixEventID (the happening's message,
+	// or the edit that updated it).
+	Lead    string
+	Members []string
 }
 
 // Deliver posts one inbox event: the customer's message into their room
@@ -124,6 +131,15 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 			}
 		}
 		customerRoom = portal.RoomID
+	}
+
+	if customerID != "" && row.HappeningKey != "" {
+		res, err := m.deliverHappening(ctx, row, &evt, customerID, customerRoom, opts)
+		if res != nil || err != nil {
+			return res, err
+		}
+		// Nothing of the happening is for the customer yet: the event is
+		// delivered alone, and a later one of the key starts it.
 	}
 
 	opts.NoCustomerRoom = customerID == ""

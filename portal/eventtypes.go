@@ -5,8 +5,9 @@ import (
 )
 
 // eventSpec is what the bridge does with one Stripe event type: what the
-// customer reads in their room, what agents read in the account's feed room,
-// and which happening the event belongs to.
+// customer reads in their room and what agents read in the account's feed
+// room. Which happening an event belongs to is database.HappeningKey; how a
+// happening's messages combine, happening.go.
 type eventSpec struct {
 	// customer writes the customer-room message: plain words, no event type
 	// names, no Stripe ids, no dashboard links, no internal flags. nil: the
@@ -20,30 +21,7 @@ type eventSpec struct {
 	// beside a customer message. An event that has no customer room at all
 	// always gets its feed line (with these facts when agent is set).
 	agent func(*renderer) (notable bool, err error)
-	// coalesce names the happening the event belongs to (a renewal, a
-	// payment, a refund), so that a later change can merge the events Stripe
-	// emits for one happening into one customer message. Nothing reads it
-	// yet; see coalesceBy.
-	coalesce coalesceBy
 }
-
-// coalesceBy says which object ties an event to the other events of the same
-// happening: the key is that object's id, found in the event's payload (for
-// coalesceInvoice, a charge or payment intent names its invoice). Events of
-// one key that arrive within the hold window would become one message. Empty:
-// the event stands alone.
-type coalesceBy string
-
-const (
-	coalesceNone         coalesceBy = ""
-	coalesceInvoice      coalesceBy = "invoice"        // invoice.*, and the charge / payment intent paying it
-	coalescePayment      coalesceBy = "payment_intent" // one payment's intent, charge and capture
-	coalesceRefund       coalesceBy = "refund"         // charge.refunded, refund.*, charge.refund.updated (key: the refund, else the charge)
-	coalesceDispute      coalesceBy = "dispute"        // charge.dispute.*
-	coalesceSubscription coalesceBy = "subscription"   // customer.subscription.* (joins its invoice when both exist)
-	coalesceCheckout     coalesceBy = "checkout"       // checkout.session.* and what the session created
-	coalesceCustomer     coalesceBy = "customer"       // customer profile changes of the same second
-)
 
 // eventTypes is the one table from Stripe event type to its renderers: Render
 // reads it, and the tests iterate it. It is built by a function, not held in
@@ -88,71 +66,71 @@ func eventTypes() map[stripe.EventType]eventSpec {
 	cus := (*renderer).renderCustomer
 	pm := (*renderer).renderPaymentMethod
 	return map[stripe.EventType]eventSpec{
-		"invoice.created":                 {nil, nil, coalesceInvoice},
-		"invoice.updated":                 {nil, nil, coalesceInvoice},
-		"invoice.deleted":                 {nil, nil, coalesceInvoice},
-		"invoice.sent":                    {nil, nil, coalesceInvoice},
-		"invoice.payment_succeeded":       {nil, nil, coalesceInvoice},
-		"invoice.finalized":               {invoice, nil, coalesceInvoice},
-		"invoice.paid":                    {invoice, nil, coalesceInvoice},
-		"invoice.payment_failed":          {invoice, agentAlways(invoiceFacts), coalesceInvoice},
-		"invoice.payment_action_required": {invoice, nil, coalesceInvoice},
-		"invoice.upcoming":                {invoice, nil, coalesceSubscription},
-		"invoice.voided":                  {invoice, nil, coalesceInvoice},
-		"invoice.marked_uncollectible":    {nil, agentAlways(invoiceFacts), coalesceInvoice},
-		"invoice.finalization_failed":     {nil, agentAlways(invoiceFacts), coalesceInvoice},
+		"invoice.created":                 {nil, nil},
+		"invoice.updated":                 {nil, nil},
+		"invoice.deleted":                 {nil, nil},
+		"invoice.sent":                    {nil, nil},
+		"invoice.payment_succeeded":       {nil, nil},
+		"invoice.finalized":               {invoice, nil},
+		"invoice.paid":                    {invoice, nil},
+		"invoice.payment_failed":          {invoice, agentAlways(invoiceFacts)},
+		"invoice.payment_action_required": {invoice, nil},
+		"invoice.upcoming":                {invoice, nil},
+		"invoice.voided":                  {invoice, nil},
+		"invoice.marked_uncollectible":    {nil, agentAlways(invoiceFacts)},
+		"invoice.finalization_failed":     {nil, agentAlways(invoiceFacts)},
 
-		"customer.subscription.created":                {sub, nil, coalesceSubscription},
-		"customer.subscription.updated":                {sub, subscriptionFacts, coalesceSubscription},
-		"customer.subscription.deleted":                {sub, agentAlways(subscriptionEndFacts), coalesceSubscription},
-		"customer.subscription.trial_will_end":         {sub, nil, coalesceSubscription},
-		"customer.subscription.paused":                 {sub, nil, coalesceSubscription},
-		"customer.subscription.resumed":                {sub, nil, coalesceSubscription},
-		"customer.subscription.pending_update_applied": {sub, nil, coalesceSubscription},
-		"customer.subscription.pending_update_expired": {sub, agentAlways(nil), coalesceSubscription},
+		"customer.subscription.created":                {sub, nil},
+		"customer.subscription.updated":                {sub, subscriptionFacts},
+		"customer.subscription.deleted":                {sub, agentAlways(subscriptionEndFacts)},
+		"customer.subscription.trial_will_end":         {sub, nil},
+		"customer.subscription.paused":                 {sub, nil},
+		"customer.subscription.resumed":                {sub, nil},
+		"customer.subscription.pending_update_applied": {sub, nil},
+		"customer.subscription.pending_update_expired": {sub, agentAlways(nil)},
 
-		"charge.succeeded": {charge, chargeFacts, coalescePayment},
-		"charge.failed":    {charge, agentAlways(chargeFacts), coalescePayment},
-		"charge.captured":  {charge, nil, coalescePayment},
-		"charge.refunded":  {charge, nil, coalesceRefund},
-		"charge.updated":   {nil, nil, coalescePayment},
+		"charge.succeeded": {charge, chargeFacts},
+		"charge.failed":    {charge, agentAlways(chargeFacts)},
+		"charge.captured":  {charge, nil},
+		"charge.refunded":  {charge, nil},
+		"charge.updated":   {nil, nil},
 
-		"charge.dispute.created":          {dispute, agentAlways(disputeFacts), coalesceDispute},
-		"charge.dispute.updated":          {nil, agentAlways(disputeFacts), coalesceDispute},
-		"charge.dispute.closed":           {dispute, agentAlways(disputeFacts), coalesceDispute},
-		"charge.dispute.funds_withdrawn":  {nil, agentAlways(disputeFacts), coalesceDispute},
-		"charge.dispute.funds_reinstated": {nil, agentAlways(disputeFacts), coalesceDispute},
+		"charge.dispute.created":          {dispute, agentAlways(disputeFacts)},
+		"charge.dispute.updated":          {nil, agentAlways(disputeFacts)},
+		"charge.dispute.closed":           {dispute, agentAlways(disputeFacts)},
+		"charge.dispute.funds_withdrawn":  {nil, agentAlways(disputeFacts)},
+		"charge.dispute.funds_reinstated": {nil, agentAlways(disputeFacts)},
 
-		"payment_intent.created":         {nil, nil, coalescePayment},
-		"payment_intent.processing":      {nil, nil, coalescePayment},
-		"payment_intent.succeeded":       {nil, nil, coalescePayment},
-		"payment_intent.payment_failed":  {pi, nil, coalescePayment},
-		"payment_intent.requires_action": {pi, nil, coalescePayment},
-		"payment_intent.canceled":        {pi, nil, coalescePayment},
+		"payment_intent.created":         {nil, nil},
+		"payment_intent.processing":      {nil, nil},
+		"payment_intent.succeeded":       {nil, nil},
+		"payment_intent.payment_failed":  {pi, nil},
+		"payment_intent.requires_action": {pi, nil},
+		"payment_intent.canceled":        {pi, nil},
 
-		"refund.created":        {nil, nil, coalesceRefund},
-		"refund.updated":        {refund, refundFacts, coalesceRefund},
-		"charge.refund.updated": {refund, refundFacts, coalesceRefund},
-		"refund.failed":         {refund, agentAlways(refundFacts), coalesceRefund},
+		"refund.created":        {nil, nil},
+		"refund.updated":        {refund, refundFacts},
+		"charge.refund.updated": {refund, refundFacts},
+		"refund.failed":         {refund, agentAlways(refundFacts)},
 
-		"checkout.session.completed":               {checkout, nil, coalesceCheckout},
-		"checkout.session.async_payment_succeeded": {checkout, nil, coalesceCheckout},
-		"checkout.session.async_payment_failed":    {checkout, agentAlways(nil), coalesceCheckout},
-		"checkout.session.expired":                 {checkout, agentAlways(nil), coalesceCheckout},
+		"checkout.session.completed":               {checkout, nil},
+		"checkout.session.async_payment_succeeded": {checkout, nil},
+		"checkout.session.async_payment_failed":    {checkout, agentAlways(nil)},
+		"checkout.session.expired":                 {checkout, agentAlways(nil)},
 
-		"customer.created": {cus, nil, coalesceCustomer},
-		"customer.updated": {cus, customerFacts, coalesceCustomer},
-		"customer.deleted": {cus, nil, coalesceCustomer},
+		"customer.created": {cus, nil},
+		"customer.updated": {cus, customerFacts},
+		"customer.deleted": {cus, nil},
 
-		"payment_method.attached":              {pm, nil, coalesceNone},
-		"payment_method.detached":              {pm, nil, coalesceNone},
-		"payment_method.automatically_updated": {pm, nil, coalesceNone},
-		"payment_method.updated":               {nil, nil, coalesceNone},
-		"customer.source.expiring":             {(*renderer).renderSourceExpiring, nil, coalesceNone},
-		"customer.discount.created":            {(*renderer).renderDiscount, nil, coalesceSubscription},
-		"customer.discount.deleted":            {(*renderer).renderDiscount, nil, coalesceSubscription},
+		"payment_method.attached":              {pm, nil},
+		"payment_method.detached":              {pm, nil},
+		"payment_method.automatically_updated": {pm, nil},
+		"payment_method.updated":               {nil, nil},
+		"customer.source.expiring":             {(*renderer).renderSourceExpiring, nil},
+		"customer.discount.created":            {(*renderer).renderDiscount, nil},
+		"customer.discount.deleted":            {(*renderer).renderDiscount, nil},
 
-		"billing_portal.session.created": {nil, nil, coalesceNone},
+		"billing_portal.session.created": {nil, nil},
 	}
 }
 

@@ -50,8 +50,11 @@ var errUndecodable = errors.New("undecodable Stripe event")
 // options, and the message. Family renderers (render_*.go) fill msg and
 // objectID, or set skip when this payload has nothing to say.
 type renderer struct {
-	evt      *stripe.Event
-	opts     RenderOptions
+	evt  *stripe.Event
+	opts RenderOptions
+	// group is the happening the event is rendered in (happening.go), for
+	// the facts its other events carry; nil when it is rendered alone.
+	group    []*stripe.Event
 	msg      message
 	objectID string
 	skip     bool

@@ -38,6 +38,9 @@ func (r *renderer) renderInvoice() error {
 		m.lead("✅", label+" paid")
 		m.text(": ")
 		m.bold(money(inv.AmountPaid, inv.Currency))
+		if method := chargeMethod(paidWith(r, inv)); method != "" {
+			m.text(" with " + method)
+		}
 		if inv.StatusTransitions != nil && inv.StatusTransitions.PaidAt > 0 {
 			m.text(" on " + day(inv.StatusTransitions.PaidAt))
 		}
@@ -46,6 +49,9 @@ func (r *renderer) renderInvoice() error {
 		m.text(": ")
 		m.bold(money(inv.AmountRemaining, inv.Currency))
 		m.text(" still due")
+		if method := chargeMethod(paidWith(r, inv)); method != "" {
+			m.text(" · tried " + method)
+		}
 	case "invoice.payment_action_required":
 		m.lead("🔐", "Please confirm the payment for "+"invoice "+invoiceLabel(inv))
 		m.text(": ")
@@ -84,7 +90,34 @@ func (r *renderer) renderInvoice() error {
 	case "invoice.payment_action_required":
 		payLabel = "Confirm payment"
 	}
-	r.links(payLabel, inv.HostedInvoiceURL, "Invoice PDF", inv.InvoicePDF)
+	receipt := ""
+	if ch := invoiceCharge(r, inv); ch != nil && r.evt.Type == "invoice.paid" {
+		receipt = ch.ReceiptURL
+	}
+	r.links("Receipt", receipt, payLabel, inv.HostedInvoiceURL, "Invoice PDF", inv.InvoicePDF)
+	return nil
+}
+
+// invoiceCharge is the charge of the invoice's payment among the events of
+// its happening, or nil.
+func invoiceCharge(r *renderer, inv *stripe.Invoice) *stripe.Charge {
+	if inv.Charge != nil && inv.Charge.ID != "" {
+		if ch := sibling[stripe.Charge](r, "charge", inv.Charge.ID); ch != nil {
+			return ch
+		}
+	}
+	ch := sibling[stripe.Charge](r, "charge", "")
+	if ch != nil && ch.Invoice != nil && ch.Invoice.ID != "" && ch.Invoice.ID != inv.ID {
+		return nil
+	}
+	return ch
+}
+
+// paidWith is the payment method details of the invoice's charge.
+func paidWith(r *renderer, inv *stripe.Invoice) *stripe.ChargePaymentMethodDetails {
+	if ch := invoiceCharge(r, inv); ch != nil {
+		return ch.PaymentMethodDetails
+	}
 	return nil
 }
 
@@ -104,12 +137,22 @@ func invoiceLabel(inv *stripe.Invoice) string {
 func (r *renderer) invoiceDecline(inv *stripe.Invoice) {
 	m := &r.msg
 	var code string
-	if inv.PaymentIntent != nil && inv.PaymentIntent.LastPaymentError != nil {
+	ch := invoiceCharge(r, inv)
+	switch {
+	case inv.PaymentIntent != nil && inv.PaymentIntent.LastPaymentError != nil:
 		var reason string
 		e := inv.PaymentIntent.LastPaymentError
 		reason, code = declineWords(string(e.DeclineCode), string(e.Code))
 		m.sentence("Reason: " + reason + ".")
-	} else {
+	case ch != nil && (ch.FailureCode != "" || ch.Outcome != nil):
+		// The charge.failed of the same attempt, in this happening.
+		var outcome, reason string
+		if ch.Outcome != nil {
+			outcome = ch.Outcome.Reason
+		}
+		reason, code = declineWords(outcome, ch.FailureCode)
+		m.sentence("Reason: " + reason + ".")
+	default:
 		m.sentence("Your bank declined the payment.")
 	}
 	m.text(" " + declineFix(code))

@@ -21,6 +21,11 @@ func (r *renderer) renderSubscription() error {
 	case "customer.subscription.created":
 		m.lead("🆕", "Your subscription has started")
 		r.subscriptionHead(summary)
+		// Said with its happening, the status is the one the first
+		// payment left it in, not "waiting for the first payment".
+		if now := sibling[stripe.Subscription](r, "subscription", sub.ID); now != nil {
+			sub = now
+		}
 		switch {
 		case sub.Status == stripe.SubscriptionStatusTrialing && sub.TrialEnd > 0:
 			m.text(" · free trial until " + day(sub.TrialEnd))

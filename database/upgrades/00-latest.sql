@@ -1,4 +1,4 @@
--- v0 -> v6: Latest revision
+-- v0 -> v7: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -68,13 +68,20 @@ CREATE TABLE stripe_event (
 	object_id       TEXT,
 	-- When the event was first claimed (NULL: never): nothing of it can have
 	-- been posted before, so the look-up of an unknown outcome stops there.
-	first_claimed_at BIGINT
+	first_claimed_at BIGINT,
+	-- The billing happening the event belongs to (database.HappeningKey;
+	-- NULL: it stands alone), and the event whose customer message shows
+	-- that happening (NULL: not part of a posted happening).
+	happening_key   TEXT,
+	happening_lead  TEXT
 );
 CREATE INDEX stripe_event_claim_idx ON stripe_event (state, next_attempt_at);
 -- Claims walk pending events in delivery order and stop at the first deliverable one.
 CREATE INDEX stripe_event_order_idx ON stripe_event (state, created, causal_rank, arrival_seq);
 CREATE INDEX stripe_event_customer_order_idx ON stripe_event (account_id, customer_id, created, causal_rank, arrival_seq);
 CREATE INDEX stripe_event_object_idx ON stripe_event (account_id, object_id);
+CREATE INDEX stripe_event_happening_idx ON stripe_event (account_id, customer_id, happening_key);
+CREATE INDEX stripe_event_happening_lead_idx ON stripe_event (happening_lead);
 -- only: sqlite
 CREATE INDEX stripe_event_arrival_idx ON stripe_event (arrival_seq);
 

@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v6 Latest revision")
-			assertVersion(t, fresh, 6)
+			assertSteps(t, freshLog, "v0->v7 Latest revision")
+			assertVersion(t, fresh, 7)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -73,8 +73,9 @@ func TestUpgradePaths(t *testing.T) {
 			assertSteps(t, oldLog, "v1->v2 Add audit log and pending actions", "v2->v3 Index the inbox in delivery order",
 				"v3->v4 Process command events and transactions at most once; retry invites",
 				"v4->v5 Deliver a customer's events in causal order; resolve customers before queueing",
-				"v5->v6 Remember when an inbox event was first claimed, to bound the marker look-up")
-			assertVersion(t, old, 6)
+				"v5->v6 Remember when an inbox event was first claimed, to bound the marker look-up",
+				"v6->v7 Group the events of one billing happening into one customer message")
+			assertVersion(t, old, 7)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
