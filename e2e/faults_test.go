@@ -74,9 +74,10 @@ func newFaultRig(t *testing.T) *faultRig {
 	if testing.Short() {
 		t.Skip("fault test: runs the bridge binary, Dendrite and PostgreSQL and kills them (run without -short)")
 	}
-	// Not in `make test` yet: about 1 run in 4 still finds a duplicate or an
-	// extra room after kill -9, or a lost event around a homeserver outage
-	// (issue 9, open). `make faults` runs them.
+	// Opt-in (`make faults`): together they take about four minutes on two
+	// cores, and their settle bounds assume they have the machine, which
+	// they do not among `go test ./...`'s packages run side by side (one
+	// run squeezed that way took 2m49s of its 3m).
 	if os.Getenv("MATRIX_STRIPE_FAULTS") == "" {
 		t.Skip("fault test: set MATRIX_STRIPE_FAULTS=1 (make faults) to run it")
 	}
@@ -96,7 +97,10 @@ func newFaultRig(t *testing.T) *faultRig {
 	// The burst is posted by the test, not by the fake: catch-up must not
 	// add the fake's own customer.created events to the rooms.
 	cfg.Stripe.Accounts[0].CatchupEvents = []string{"charge.succeeded"}
-	hs := testenv.DendriteServer(t, testenv.DendriteOptions{AppserviceRegistrations: []string{regPath}})
+	// Queues on disk, as in production: the homeserver test kills Dendrite,
+	// and an in-memory queue loses events Dendrite has already answered
+	// 200 for (see DurableJetStream), which no real homeserver does.
+	hs := testenv.DendriteServer(t, testenv.DendriteOptions{AppserviceRegistrations: []string{regPath}, DurableJetStream: true})
 	cfg.Homeserver.Address = hs.URL
 	db, err := sql.Open("postgres", uri)
 	if err != nil {
@@ -108,6 +112,7 @@ func newFaultRig(t *testing.T) *faultRig {
 		bin = buildBridge(t)
 	}
 	r := &faultRig{cfg: cfg, bin: bin, dir: dir, hs: hs, fake: fake, db: db}
+	t.Cleanup(func() { r.keepLogs(t) })
 	r.cfgPath = r.writeConfig(t, cfg, "config.yaml")
 	t.Logf("peers up and bridge built after %s", time.Since(t0).Round(time.Second))
 	for i := range faultCustomers {
@@ -408,10 +413,11 @@ func (r *faultRig) checkRooms(t *testing.T, agent *mautrix.Client, plan map[stri
 		var seen []string
 		var how map[string]int
 		var unknown []string
+		var copies map[string][]*event.Event
 		// Dendrite's /messages trails its send path by a moment; a room
 		// that stays short is counted below, not fatal here.
 		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
-			seen, how, unknown = seen[:0], map[string]int{}, unknown[:0]
+			seen, how, unknown, copies = seen[:0], map[string]int{}, unknown[:0], map[string][]*event.Event{}
 			for _, evt := range allMessages(t, agent, room) {
 				if evt.Sender != ghost {
 					continue
@@ -423,6 +429,7 @@ func (r *faultRig) checkRooms(t *testing.T, agent *mautrix.Client, plan map[stri
 					continue
 				}
 				seen = append(seen, stripeID)
+				copies[stripeID] = append(copies[stripeID], evt)
 			}
 			if len(seen) >= len(want) || time.Now().After(deadline) {
 				break
@@ -445,12 +452,56 @@ func (r *faultRig) checkRooms(t *testing.T, agent *mautrix.Client, plan map[stri
 			r.explainLost(t, agent, room, seen, want)
 		}
 		for _, stripeID := range dups {
-			var attempts int
-			_ = r.db.QueryRowContext(t.Context(), `SELECT attempts FROM stripe_event WHERE event_id=$1`, stripeID).Scan(&attempts)
-			t.Errorf("%s is in %s's room twice (%d delivery attempts)", stripeID, cus, attempts)
+			r.explainDuplicate(t, cus, stripeID, copies[stripeID])
 		}
 	}
 	return fig
+}
+
+// explainDuplicate says when each copy reached the homeserver and what
+// the inbox recorded about the attempts, so that the bridge log can be read
+// against it: which attempt looked for the marker, when, and what it saw.
+func (r *faultRig) explainDuplicate(t *testing.T, cus, stripeID string, copies []*event.Event) {
+	t.Helper()
+	var attempts int
+	var firstClaimed, deliveredAt sql.NullInt64
+	var mxID sql.NullString
+	_ = r.db.QueryRowContext(t.Context(), `SELECT attempts, first_claimed_at, delivered_at, matrix_event_id FROM stripe_event WHERE event_id=$1`,
+		stripeID).Scan(&attempts, &firstClaimed, &deliveredAt, &mxID)
+	var lines []string
+	for _, evt := range copies {
+		lines = append(lines, fmt.Sprintf("%s at %s", evt.ID, time.UnixMilli(evt.Timestamp).Format("15:04:05.000")))
+	}
+	t.Errorf("%s is in %s's room %d times (%d delivery attempts, first claimed %s, delivered %s as %s): %s",
+		stripeID, cus, len(copies), attempts, time.UnixMilli(firstClaimed.Int64).Format("15:04:05.000"),
+		time.UnixMilli(deliveredAt.Int64).Format("15:04:05.000"), mxID.String, strings.Join(lines, ", "))
+}
+
+// keepLogs copies the logs of a failed run (bridge processes, Dendrite)
+// out of the test's temporary folders, which are removed when it ends;
+// MATRIX_STRIPE_FAULT_KEEP_LOGS=1 keeps those of a passing run too.
+func (r *faultRig) keepLogs(t *testing.T) {
+	t.Helper()
+	if !t.Failed() && os.Getenv("MATRIX_STRIPE_FAULT_KEEP_LOGS") != "1" {
+		return
+	}
+	dest := filepath.Join(os.TempDir(), "matrix-stripe-faults", t.Name()+"-"+time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		t.Logf("keep logs: %v", err)
+		return
+	}
+	logs, _ := filepath.Glob(filepath.Join(r.dir, "*.log"))
+	logs = append(logs, r.hs.LogPath)
+	for _, src := range logs {
+		raw, err := os.ReadFile(src)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dest, filepath.Base(src)), raw, 0o644)
+		}
+		if err != nil {
+			t.Logf("keep logs: %v", err)
+		}
+	}
+	t.Logf("logs of this run kept in %s", dest)
 }
 
 // explainLost says, per event missing from the room, what the inbox
@@ -470,9 +521,40 @@ func (r *faultRig) explainLost(t *testing.T, agent *mautrix.Client, room id.Room
 		var mxID sql.NullString
 		_ = r.db.QueryRowContext(t.Context(), `SELECT state, attempts, matrix_event_id FROM stripe_event WHERE event_id=$1`, e.id).Scan(&state, &attempts, &mxID)
 		_, err := agent.GetEvent(t.Context(), room, id.EventID(mxID.String))
-		t.Errorf("%s is not in the room: inbox says %s after %d attempts as %q; the homeserver's answer for that event: %v",
-			e.id, state, attempts, mxID.String, err)
+		t.Errorf("%s is not in the room: inbox says %s after %d attempts as %q; the homeserver's answer for that event: %v; %s",
+			e.id, state, attempts, mxID.String, err, r.whereInDendrite(mxID.String))
 	}
+}
+
+// whereInDendrite says which of Dendrite's own databases hold a Matrix
+// event: the roomserver stores an event before the send is answered, the
+// sync API (which serves /messages and /event) only once it has consumed
+// the roomserver's output queue. Stored in the first but not the second
+// means Dendrite lost the queued output, not that the bridge never sent.
+func (r *faultRig) whereInDendrite(eventID string) string {
+	if eventID == "" {
+		return "no Matrix event id to look for"
+	}
+	var found []string
+	for _, place := range []struct{ file, table string }{
+		{"roomserver.db", "roomserver_events"},
+		{"syncapi.db", "syncapi_output_room_events"},
+	} {
+		db, err := sql.Open("sqlite3", "file:"+filepath.Join(r.hs.Dir, place.file)+"?mode=ro")
+		if err != nil {
+			found = append(found, fmt.Sprintf("%s: %v", place.file, err))
+			continue
+		}
+		var n int
+		err = db.QueryRow(`SELECT COUNT(*) FROM `+place.table+` WHERE event_id=?`, eventID).Scan(&n)
+		_ = db.Close()
+		if err != nil {
+			found = append(found, fmt.Sprintf("%s: %v", place.file, err))
+		} else {
+			found = append(found, fmt.Sprintf("%s has it %d times", place.table, n))
+		}
+	}
+	return "in Dendrite's databases: " + strings.Join(found, ", ")
 }
 
 // identify names the Stripe event a message shows: by the marker in its
@@ -717,7 +799,11 @@ func TestKillNineMidBurst(t *testing.T) {
 
 // TestHomeserverDownMidBurst stops Dendrite with SIGKILL for 30 seconds
 // while a burst is being delivered and expects the same outcome once it is
-// back: nothing lost, nothing twice, order kept.
+// back: nothing lost, nothing twice, order kept. Dendrite runs with its
+// queues on disk (newFaultRig), as in production: with in-memory queues it
+// forgets events it already answered 200 for (stored by its roomserver,
+// never reaching the sync API that serves /messages), a loss of the test
+// setup that no bridge can see or repair.
 func TestHomeserverDownMidBurst(t *testing.T) {
 	start := time.Now()
 	r := newFaultRig(t)

@@ -46,6 +46,9 @@ func newForgetfulHS(t *testing.T) (*forgetfulHS, *httptest.Server) {
 	return hs, newSendingServer(t, func(mux *http.ServeMux) {
 		mux.HandleFunc("PUT /_matrix/client/v3/rooms/{room}/send/{type}/{txn}", hs.send)
 		mux.HandleFunc("GET /_matrix/client/v3/rooms/{room}/messages", hs.messages)
+		// The look-up's sync point (marker.go) joins the timeline like any
+		// event, so a look-up sees it at once.
+		mux.HandleFunc("PUT /_matrix/client/v3/rooms/{room}/state/{type}/{key}", hs.state)
 	})
 }
 
@@ -61,6 +64,16 @@ func (hs *forgetfulHS) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	evt := hs.appendLocked(room, r.URL.Query().Get("user_id"), time.Now(), content)
+	reply(w, http.StatusOK, map[string]string{"event_id": evt.ID})
+}
+
+func (hs *forgetfulHS) state(w http.ResponseWriter, r *http.Request) {
+	var content map[string]any
+	_ = json.NewDecoder(r.Body).Decode(&content)
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	evt := hs.appendLocked(r.PathValue("room"), r.URL.Query().Get("user_id"), time.Now(), content)
+	hs.rooms[r.PathValue("room")][len(hs.rooms[r.PathValue("room")])-1].Type = r.PathValue("type")
 	reply(w, http.StatusOK, map[string]string{"event_id": evt.ID})
 }
 
@@ -153,7 +166,8 @@ func (f *onceFixture) feedRoom(t *testing.T) id.RoomID {
 func markedBy(events []fakeEvent, stripeEventID string, copy Copy) []fakeEvent {
 	var out []fakeEvent
 	for _, evt := range events {
-		if evt.Content[MarkerEventKey] == stripeEventID && evt.Content[MarkerCopyKey] == string(copy) {
+		// Messages only: a look-up's sync point names the event it is for.
+		if evt.Type == "m.room.message" && evt.Content[MarkerEventKey] == stripeEventID && evt.Content[MarkerCopyKey] == string(copy) {
 			out = append(out, evt)
 		}
 	}

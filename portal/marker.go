@@ -3,6 +3,8 @@ package portal
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -81,6 +83,8 @@ type lookupStats struct {
 	pages, events int
 	took          time.Duration
 	stoppedBy     string
+	// sawSyncPoint: the look-up read past the sync point it was given.
+	sawSyncPoint bool
 }
 
 // findMarked looks in the room for the ghost's message marked with the
@@ -88,6 +92,12 @@ type lookupStats struct {
 // and returns its event id, or "" if the room does not hold it within the
 // bounds above.
 func findMarked(ctx context.Context, cli *mautrix.Client, room id.RoomID, stripeEventID string, copy Copy, since time.Time) (id.EventID, lookupStats, error) {
+	return findMarkedBehind(ctx, cli, room, stripeEventID, copy, since, "")
+}
+
+// findMarkedBehind is findMarked that also reports whether the room's
+// history as read contained syncPoint (stats.sawSyncPoint).
+func findMarkedBehind(ctx context.Context, cli *mautrix.Client, room id.RoomID, stripeEventID string, copy Copy, since time.Time, syncPoint id.EventID) (id.EventID, lookupStats, error) {
 	start := time.Now()
 	var stats lookupStats
 	var cutoff int64
@@ -102,9 +112,19 @@ func findMarked(ctx context.Context, cli *mautrix.Client, room id.RoomID, stripe
 			return "", stats, transient(fmt.Errorf("look for an earlier send: %w", err))
 		}
 		stats.pages++
+		if stats.pages == 1 && len(resp.Chunk) == 0 {
+			// Every room holds at least its creation. Dendrite answers an
+			// empty page, not an error, when its history-visibility check
+			// fails; "nothing here" would then post a second copy.
+			stats.took = time.Since(start)
+			return "", stats, transient(fmt.Errorf("look for an earlier send: the homeserver returned no events for %s", room))
+		}
 		older := false
 		for _, evt := range resp.Chunk {
 			stats.events++
+			if syncPoint != "" && evt.ID == syncPoint {
+				stats.sawSyncPoint = true
+			}
 			if evt.Sender == cli.UserID && evt.Type == event.EventMessage {
 				if gotEvent, gotCopy := MarkerOf(evt); gotEvent == stripeEventID && gotCopy == copy {
 					stats.took, stats.stoppedBy = time.Since(start), "found"
@@ -136,23 +156,9 @@ func findMarked(ctx context.Context, cli *mautrix.Client, room id.RoomID, stripe
 // message. A first attempt sends at once; only a retry pays for the look-up.
 func sendOnce(ctx context.Context, ghost *appservice.IntentAPI, room id.RoomID, row *database.Event, rendered *Rendered, copy Copy, txnID string) (id.EventID, error) {
 	if row.OutcomeUnknown() {
-		if err := ghost.EnsureJoined(ctx, room); err != nil {
-			return "", transient(fmt.Errorf("join before looking for an earlier send: %w", err))
-		}
-		found, stats, err := findMarked(ctx, ghost.Client, room, row.ID, copy, row.FirstClaimedAt)
-		log := zerolog.Ctx(ctx).With().Str("room_id", room.String()).Str("copy", string(copy)).
-			Int("pages", stats.pages).Int("events_read", stats.events).Dur("took", stats.took).Logger()
-		if err != nil {
-			return "", err
-		}
-		if found != "" {
-			log.Info().Str("matrix_event_id", found.String()).Msg("An earlier attempt posted this event; recording it instead of sending again")
-			return found, nil
-		}
-		if stats.stoppedBy == "event limit" {
-			log.Warn().Msg("Looked for an earlier send as far back as allowed without finding it; sending")
-		} else {
-			log.Debug().Str("stopped_by", stats.stoppedBy).Msg("No earlier send in the room; sending")
+		found, err := lookBeforeResend(ctx, ghost, room, row, copy)
+		if err != nil || found != "" {
+			return found, err
 		}
 	}
 	resp, err := ghost.SendMessageEvent(ctx, room, event.EventMessage, markedContent(rendered, row.ID, copy),
@@ -161,4 +167,105 @@ func sendOnce(ctx context.Context, ghost *appservice.IntentAPI, room id.RoomID, 
 		return "", err
 	}
 	return resp.EventID, nil
+}
+
+// A look-up right after a crash can run while the crashed attempt's send is
+// still inside the homeserver. Dendrite v0.13.8 queues a send into its
+// roomserver before it waits for it; when the client goes, the handler
+// gives up waiting (it even logs "failed to queue: context canceled") but
+// the queued event is stored moments later — after a look-up that found
+// nothing, so the retry posted a second copy (seen in the kill -9 test:
+// the first copy's timestamp 160 ms before the second's, the look-up
+// between them). Nor does Dendrite's 200 mean /messages shows the event:
+// the sync API that serves it reads the roomserver's output queue later.
+//
+// So when the first look finds nothing, the ghost sends a sync point into
+// the room and looks again once /messages shows it. Dendrite sends one
+// user's events into one room one at a time (a lock per user and room
+// around the whole request), its roomserver stores a room's events in the
+// order they were queued, and the sync API consumes them in that order: a
+// send the crashed attempt queued is stored before the sync point, and in
+// /messages once the sync point is.
+const (
+	// syncPointType is a state event, so the room's state keeps one per
+	// ghost (the last) rather than one per look-up; Element hides state
+	// events of types it does not know.
+	syncPointType = "com.matrix-stripe.lookup"
+	// syncPointWait bounds the wait for /messages to show the sync point.
+	// Dendrite shows it within a second or so; a homeserver (or test
+	// double) that never lists state events in /messages is looked up
+	// without it after this long, as before sync points, with a warning.
+	syncPointWait = 5 * time.Second
+	syncPointPoll = 100 * time.Millisecond
+)
+
+var syncPointEventType = event.Type{Type: syncPointType, Class: event.StateEventType}
+
+// lookBeforeResend returns the message an earlier attempt posted of this
+// copy of the event, or "" if there is none and none can still appear.
+func lookBeforeResend(ctx context.Context, ghost *appservice.IntentAPI, room id.RoomID, row *database.Event, copy Copy) (id.EventID, error) {
+	if err := ghost.EnsureJoined(ctx, room); err != nil {
+		return "", transient(fmt.Errorf("join before looking for an earlier send: %w", err))
+	}
+	logFor := func(stats lookupStats) zerolog.Logger {
+		return zerolog.Ctx(ctx).With().Str("room_id", room.String()).Str("copy", string(copy)).
+			Int("pages", stats.pages).Int("events_read", stats.events).Dur("took", stats.took).Logger()
+	}
+	found, stats, err := findMarked(ctx, ghost.Client, room, row.ID, copy, row.FirstClaimedAt)
+	if err != nil || found != "" {
+		if found != "" {
+			log := logFor(stats)
+			log.Info().Str("matrix_event_id", found.String()).Msg("An earlier attempt posted this event; recording it instead of sending again")
+		}
+		return found, err
+	}
+
+	start := time.Now()
+	syncPoint, err := ghost.SendStateEvent(ctx, room, syncPointEventType, ghost.UserID.String(), map[string]any{
+		// The nonce makes each sync point a new event: a state event whose
+		// content equals the current one is not sent at all. A string,
+		// as canonical JSON refuses integers past 2^53.
+		MarkerEventKey: row.ID, MarkerCopyKey: string(copy), "attempt": row.Attempts, "nonce": strconv.FormatUint(rand.Uint64(), 36),
+	})
+	switch {
+	case err != nil && isPermanentHTTP(err):
+		// A room that refuses it (power levels changed by hand) must not
+		// stop delivery for good: send after the one look, as before.
+		log := logFor(stats)
+		log.Warn().Err(err).Msg("The room refused the sync point; sending after one look")
+		return "", nil
+	case err != nil:
+		return "", transient(fmt.Errorf("send a sync point before looking again: %w", err))
+	}
+	looks := 0
+	for {
+		looks++
+		found, stats, err = findMarkedBehind(ctx, ghost.Client, room, row.ID, copy, row.FirstClaimedAt, syncPoint.EventID)
+		if err != nil {
+			return "", err
+		}
+		log := logFor(stats).With().Str("sync_point_id", syncPoint.EventID.String()).Int("looks", looks).
+			Dur("since_sync_point", time.Since(start)).Logger()
+		switch {
+		case found != "":
+			log.Info().Str("matrix_event_id", found.String()).
+				Msg("An earlier attempt's send reached the room after the first look; recording it instead of sending again")
+			return found, nil
+		case stats.sawSyncPoint || time.Since(start) >= syncPointWait:
+			if !stats.sawSyncPoint {
+				log.Warn().Msg("The room's history did not show the sync point in time; looked without it")
+			}
+			if stats.stoppedBy == "event limit" {
+				log.Warn().Msg("Looked for an earlier send as far back as allowed without finding it; sending")
+			} else {
+				log.Debug().Str("stopped_by", stats.stoppedBy).Msg("No earlier send in the room; sending")
+			}
+			return "", nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", transient(context.Cause(ctx))
+		case <-time.After(syncPointPoll):
+		}
+	}
 }

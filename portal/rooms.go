@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
@@ -49,6 +50,8 @@ type Manager struct {
 	// roomLocks serialise room creation per portal inside this process;
 	// across processes the inbox claim already gives one worker per customer.
 	roomLocks sync.Map
+	// createSettle replaces creationSettle when set (tests).
+	createSettle time.Duration
 }
 
 // exclusive runs fn while neither this process nor another one runs fn for
@@ -111,13 +114,13 @@ func (m *Manager) ensureSpace(ctx context.Context, alias string) (id.RoomID, err
 	}
 	// Agents are invited once the Space is stored (see storeAndInvite): one
 	// of them on an unreachable server must not fail the creation.
-	space, _, err := m.createOrAdopt(ctx, m.Config.RoomAlias(alias, "space"), &mautrix.ReqCreateRoom{
+	space, _, err := m.createOrAdopt(ctx, roomRequest{alias: m.Config.RoomAlias(alias, "space"), req: &mautrix.ReqCreateRoom{
 		Name:               cfg.DisplayName + " — Stripe customers",
 		Topic:              "Every Stripe customer of " + cfg.DisplayName + " has a room here.",
 		Preset:             "private_chat",
 		CreationContent:    map[string]any{"type": "m.space"},
 		PowerLevelOverride: m.powerLevels(alias),
-	})
+	}})
 	if err != nil {
 		return "", fmt.Errorf("create space: %w", err)
 	}
@@ -149,7 +152,9 @@ func (m *Manager) bridgeInfo(alias, key, name string) *event.BridgeEventContent 
 // createRoom makes a room inside the account's Space. Only the account's
 // ghost (our own namespace on our own homeserver) is invited with it; the
 // caller stores the room and then invites everyone else with storeAndInvite.
-func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic string, extraState ...*event.Event) (id.RoomID, error) {
+// attempt carries what roomRequest says of earlier attempts (its alias and
+// request are filled in here).
+func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic string, attempt roomRequest, extraState ...*event.Event) (id.RoomID, error) {
 	space, err := m.EnsureSpace(ctx, alias)
 	if err != nil {
 		return "", err
@@ -161,14 +166,16 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 		{Type: event.StateSpaceParent, StateKey: ptr(space.String()), Content: event.Content{Parsed: &event.SpaceParentEventContent{Via: []string{m.Config.Homeserver.Domain}, Canonical: true}}},
 	}, extraState...)
 	roomAlias := m.Config.RoomAlias(alias, aliasChannel(channelID))
-	roomID, adopted, err := m.createOrAdopt(ctx, roomAlias, &mautrix.ReqCreateRoom{
+	attempt.alias = roomAlias
+	attempt.req = &mautrix.ReqCreateRoom{
 		Name:               name,
 		Topic:              topic,
 		Preset:             "private_chat",
 		Invite:             []id.UserID{m.Config.GhostMXID(alias)},
 		InitialState:       state,
 		PowerLevelOverride: m.powerLevels(alias),
-	})
+	}
+	roomID, adopted, err := m.createOrAdopt(ctx, attempt)
 	if err != nil {
 		return "", err
 	}
@@ -218,7 +225,7 @@ func (m *Manager) ensureFeedRoom(ctx context.Context, alias string) (id.RoomID, 
 		return "", err
 	}
 	room, err := m.createRoom(ctx, alias, "feed", cfg.DisplayName+" — account feed",
-		"Stripe events that belong to no customer (payouts, account updates…)")
+		"Stripe events that belong to no customer (payouts, account updates…)", roomRequest{})
 	if err != nil {
 		return "", err
 	}
@@ -292,8 +299,14 @@ func (m *Manager) ensurePortal(ctx context.Context, alias, customerID string, cu
 			return nil, err
 		}
 	}
+	// A portal row without a room is what an earlier attempt leaves when
+	// its room request had no recorded outcome (BeginPortalRoom): the
+	// homeserver may hold that room without its alias.
+	var attempt roomRequest
 	if portal == nil {
 		portal = database.NewPortal(alias, customerID)
+	} else {
+		attempt.earlier = portal.UpdatedAt
 	}
 	portal.Name, portal.Email = roomName(cus), cus.Email
 	portal.MatrixUserID = m.linkedUser(ctx, cus)
@@ -302,7 +315,10 @@ func (m *Manager) ensurePortal(ctx context.Context, alias, customerID string, cu
 		return nil, err
 	}
 	info := &CustomerInfo{Account: alias, CustomerID: customerID, Livemode: acct.Livemode}
-	portal.RoomID, err = m.createRoom(ctx, alias, customerID, portal.Name, m.roomTopic(alias, cus),
+	attempt.begin = func(ctx context.Context) error {
+		return m.DB.BeginPortalRoom(ctx, alias, customerID, portal.Name, portal.Email)
+	}
+	portal.RoomID, err = m.createRoom(ctx, alias, customerID, portal.Name, m.roomTopic(alias, cus), attempt,
 		&event.Event{Type: StateCustomer, StateKey: ptr(""), Content: event.Content{Parsed: info}})
 	if err != nil {
 		return nil, err

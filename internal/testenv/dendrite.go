@@ -39,6 +39,15 @@ type DendriteOptions struct {
 	AppserviceRegistrations []string
 	// ReadyTimeout defaults to 60 s.
 	ReadyTimeout time.Duration
+	// DurableJetStream keeps Dendrite's internal queues (NATS JetStream) on
+	// disk, as a production Dendrite does, instead of in memory. Dendrite
+	// answers a send once the roomserver has stored the event, and the sync
+	// API (which serves /messages and /event) consumes it from a queue
+	// afterwards: with in-memory queues, a Dendrite killed or restarted in
+	// between has answered 200 for an event that clients never see. A test
+	// that stops Dendrite and expects it to keep what it acknowledged needs
+	// this; Dendrite then fsyncs every queued message, which costs time.
+	DurableJetStream bool
 }
 
 // Dendrite is a running (or stopped) throwaway Dendrite homeserver.
@@ -102,7 +111,7 @@ func StartDendrite(ctx context.Context, opts DendriteOptions) (*Dendrite, error)
 	if err := writeSigningKeyIfMissing(filepath.Join(d.Dir, dendriteKeyFile)); err != nil {
 		return fail(err)
 	}
-	cfg, err := dendriteConfig(d.ServerName, d.SharedSecret, opts.AppserviceRegistrations)
+	cfg, err := dendriteConfig(d.ServerName, d.SharedSecret, opts.AppserviceRegistrations, opts.DurableJetStream)
 	if err != nil {
 		return fail(err)
 	}
@@ -212,7 +221,7 @@ type yamlMap = map[string]any
 // dendriteConfig builds the config for a quiet, fast, isolated homeserver.
 // Relative paths resolve against the data folder, the process's working
 // directory.
-func dendriteConfig(serverName, sharedSecret string, registrations []string) (yamlMap, error) {
+func dendriteConfig(serverName, sharedSecret string, registrations []string, durableJetStream bool) (yamlMap, error) {
 	asFiles := make([]string, 0, len(registrations))
 	for _, r := range registrations {
 		abs, err := filepath.Abs(r)
@@ -239,7 +248,7 @@ func dendriteConfig(serverName, sharedSecret string, registrations []string) (ya
 			"presence":                       yamlMap{"enable_inbound": false, "enable_outbound": false},
 			"report_stats":                   yamlMap{"enabled": false},
 			"jetstream": yamlMap{
-				"in_memory":    true,
+				"in_memory":    !durableJetStream,
 				"storage_path": "./jetstream",
 				"topic_prefix": "Dendrite",
 			},
