@@ -23,6 +23,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
+	"github.com/matrix-stripe/matrix-stripe/webchat"
 	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
 
@@ -49,6 +50,8 @@ type Bridge struct {
 	// Assistant answers customers' plain-language questions.
 	Assistant *assistant.Engine
 	Webhook   *webhook.Handler
+	// WebChat is nil unless web_chat is enabled.
+	WebChat *webchat.Server
 
 	// HomeserverWait bounds how long Start waits for the homeserver to come up.
 	HomeserverWait time.Duration
@@ -102,6 +105,7 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.initCommands()
 	br.initPortal()
 	br.initWebhook()
+	br.initWebChat()
 	br.Assistant = assistant.New(AssistantOptions(br.Config))
 
 	// Listen before talking to the homeserver: it may send a transaction as
@@ -125,6 +129,13 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 		defer br.workers.Done()
 		br.inviteLoop(bgCtx)
 	}()
+	if br.WebChat != nil {
+		br.workers.Add(1)
+		go func() {
+			defer br.workers.Done()
+			br.WebChat.Listen(bgCtx, br.Config.Database.URI)
+		}()
+	}
 	br.workers.Add(2)
 	go func() {
 		defer br.workers.Done()

@@ -18,8 +18,13 @@ import (
 // customer for the Matrix user linked to this very room's customer. A
 // customer has no role anywhere else, so they can never reach another
 // customer's room through the bot.
+//
+// Users in the bridge's own namespace never get a configured role, even
+// when permissions name their whole server ("*" or the domain): the ones
+// web-chat customers speak as are customers, in their own room only.
 func (br *Bridge) roleIn(ctx context.Context, roomID id.RoomID, userID id.UserID) config.Role {
-	if role := br.Config.Bridge.Permissions.Get(userID); role.AtLeast(config.RoleAgent) {
+	ghost := br.Config.IsGhost(userID)
+	if role := br.Config.Bridge.Permissions.Get(userID); role.AtLeast(config.RoleAgent) && !ghost {
 		return role
 	}
 	portal, err := br.DB.Portal.GetByRoom(ctx, roomID)
@@ -27,7 +32,21 @@ func (br *Bridge) roleIn(ctx context.Context, roomID id.RoomID, userID id.UserID
 		zerolog.Ctx(ctx).Err(err).Msg("Failed to look up portal for role")
 		return config.RoleNone
 	}
-	if portal != nil && portal.MatrixUserID != "" && portal.MatrixUserID == userID {
+	if portal == nil {
+		return config.RoleNone
+	}
+	if !ghost {
+		if portal.MatrixUserID != "" && portal.MatrixUserID == userID {
+			return config.RoleCustomer
+		}
+		return config.RoleNone
+	}
+	account, customer, err := br.DB.WebChat.GhostOwner(ctx, userID)
+	if err != nil {
+		zerolog.Ctx(ctx).Err(err).Msg("Failed to look up web chat user for role")
+		return config.RoleNone
+	}
+	if account != "" && account == portal.AccountID && customer == portal.CustomerID {
 		return config.RoleCustomer
 	}
 	return config.RoleNone
@@ -42,10 +61,20 @@ func (br *Bridge) isManagementRoom(ctx context.Context, userID id.UserID, roomID
 	return mgmt != nil && mgmt.RoomID == roomID
 }
 
-// isBridgeUser is true for the bot and the ghosts; their own messages come
-// back in transactions and must never be treated as input.
+// isBridgeUser is true for the bot and the accounts' ghosts; their own
+// messages come back in transactions and must never be treated as input.
+// The users web-chat customers speak as are in the ghost namespace too, but
+// a person writes their messages: those are input.
 func (br *Bridge) isBridgeUser(userID id.UserID) bool {
-	return userID == br.Bot.UserID || br.Config.IsGhost(userID)
+	if userID == br.Bot.UserID {
+		return true
+	}
+	for _, acct := range br.Config.Stripe.Accounts {
+		if userID == br.Config.GhostMXID(acct.Alias) {
+			return true
+		}
+	}
+	return false
 }
 
 func (br *Bridge) eventLog(ctx context.Context, evt *event.Event) (context.Context, *zerolog.Logger) {

@@ -33,6 +33,7 @@ type Config struct {
 	Stripe     StripeConfig     `yaml:"stripe"`
 	Bridge     BridgeConfig     `yaml:"bridge"`
 	Assistant  AssistantConfig  `yaml:"assistant"`
+	WebChat    WebChatConfig    `yaml:"web_chat"`
 	Logging    LoggingConfig    `yaml:"logging"`
 }
 

@@ -23,6 +23,15 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	for i := range c.Stripe.Accounts {
 		acct := &c.Stripe.Accounts[i]
 		setIf(&acct.APIKey, acct.EnvPrefix()+"API_KEY")
+		if secret := getenv(acct.EnvPrefix() + "WEB_CHAT_SECRET"); secret != "" {
+			if c.WebChat.Accounts == nil {
+				c.WebChat.Accounts = map[string]*WebChatAccount{}
+			}
+			if c.WebChat.Accounts[acct.Alias] == nil {
+				c.WebChat.Accounts[acct.Alias] = &WebChatAccount{}
+			}
+			c.WebChat.Accounts[acct.Alias].IdentitySecret = secret
+		}
 		if secrets := getenv(acct.EnvPrefix() + "WEBHOOK_SECRETS"); secrets != "" {
 			acct.WebhookSecrets = nil
 			for _, s := range strings.Split(secrets, ",") {

@@ -54,6 +54,11 @@ func (c *Config) Secrets() []string {
 		all = append(all, acct.APIKey)
 		all = append(all, acct.WebhookSecrets...)
 	}
+	for _, chat := range c.WebChat.Accounts {
+		if chat != nil {
+			all = append(all, chat.IdentitySecret)
+		}
+	}
 	all = append(all, databasePasswords(c.Database.URI)...)
 	var out []string
 	for _, s := range all {

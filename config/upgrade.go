@@ -65,6 +65,10 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Str, "assistant", "llm", "api_key")
 	helper.Copy(up.Str, "assistant", "llm", "timeout")
 
+	helper.Copy(up.Bool, "web_chat", "enabled")
+	helper.Copy(up.Str, "web_chat", "session_lifetime")
+	helper.Copy(up.Map, "web_chat", "accounts")
+
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")
 }
@@ -79,6 +83,7 @@ var Upgrader = &up.StructUpgrader{
 		{"stripe"},
 		{"bridge"},
 		{"assistant"},
+		{"web_chat"},
 		{"logging"},
 	},
 	Base: matrixstripe.ExampleConfig,

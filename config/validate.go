@@ -142,6 +142,9 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if err := c.validateWebChat(); err != nil {
+		return err
+	}
 	switch c.Logging.Format {
 	case "auto", "pretty", "json":
 	default:

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -74,6 +75,13 @@ func TestValidate(t *testing.T) {
 		{"bad quiet window", func(c *Config) { c.Assistant.AgentQuietWindow = "soon" }, "assistant.agent_quiet_window"},
 		{"on-duty agents of unknown account", func(c *Config) { c.Assistant.AgentsOnDuty = map[string][]id.UserID{"x": nil} }, "assistant.agents_on_duty"},
 		{"llm without model", func(c *Config) { c.Assistant.LLM.BaseURL = "http://127.0.0.1:1/v1" }, "assistant.llm.model"},
+		{"web chat for unknown account", func(c *Config) { webChat(c)["other"] = webChat(c)["main"] }, "web_chat.accounts"},
+		{"web chat secret too short", func(c *Config) { webChat(c)["main"].IdentitySecret = "short" }, "web_chat.accounts.main.identity_secret"},
+		{"web chat without origins", func(c *Config) { webChat(c)["main"].AllowedOrigins = nil }, "web_chat.accounts.main.allowed_origins"},
+		{"web chat origin with path", func(c *Config) { webChat(c)["main"].AllowedOrigins = []string{"https://shop.example/billing"} }, "web_chat.accounts.main.allowed_origins"},
+		{"web chat wildcard origin", func(c *Config) { webChat(c)["main"].AllowedOrigins = []string{"https://*.example.com"} }, "web_chat.accounts.main.allowed_origins"},
+		{"web chat bad colour", func(c *Config) { webChat(c)["main"].AccentColor = "red" }, "web_chat.accounts.main.accent_color"},
+		{"web chat session forever", func(c *Config) { webChat(c); c.WebChat.SessionLifetime = "9000h" }, "web_chat.session_lifetime"},
 		{"bad log format", func(c *Config) { c.Logging.Format = "xml" }, "logging.format"},
 		{"bad log level", func(c *Config) { c.Logging.MinLevel = "loud" }, "logging.min_level"},
 	}
@@ -89,6 +97,38 @@ func TestValidate(t *testing.T) {
 				t.Errorf("error %q does not name key %s", err, tt.wantKey)
 			}
 		})
+	}
+}
+
+// webChat turns the web chat on with a valid account "main" and returns
+// the accounts for a test to break.
+func webChat(c *Config) map[string]*WebChatAccount {
+	if !c.WebChat.Enabled {
+		c.WebChat.Enabled = true
+		c.WebChat.Accounts = map[string]*WebChatAccount{"main": {
+			IdentitySecret: strings.Repeat("s", 32), AllowedOrigins: []string{"https://billing.example.com"}, AccentColor: "#635bff",
+		}}
+	}
+	return c.WebChat.Accounts
+}
+
+func TestValidWebChat(t *testing.T) {
+	cfg := validConfig(t)
+	webChat(cfg)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("valid web chat rejected: %v", err)
+	}
+	cfg.ApplyEnv(func(name string) string {
+		if name == "MATRIX_STRIPE_MAIN_WEB_CHAT_SECRET" {
+			return "from-the-environment-0123456789abcdef"
+		}
+		return ""
+	})
+	if got := cfg.WebChatAccount("main").IdentitySecret; got != "from-the-environment-0123456789abcdef" {
+		t.Errorf("secret %q, want the environment's", got)
+	}
+	if !slices.Contains(cfg.Secrets(), "from-the-environment-0123456789abcdef") {
+		t.Error("the web chat secret is not redacted from logs")
 	}
 }
 

@@ -36,6 +36,8 @@ type Database struct {
 	Processed *ProcessedQuery
 	// Invite holds invites still to be retried (remote homeservers down).
 	Invite *InviteQuery
+	// WebChat holds web chat sessions and the users customers speak as.
+	WebChat *WebChatQuery
 
 	StateStore *sqlstatestore.SQLStateStore
 }
@@ -55,6 +57,7 @@ func New(db *dbutil.Database) *Database {
 		ManagementRoom: &ManagementRoomQuery{dbutil.MakeQueryHelperSimple(db, newManagementRoom)},
 		Processed:      &ProcessedQuery{db: db},
 		Invite:         &InviteQuery{dbutil.MakeQueryHelperSimple(db, newPendingInvite)},
+		WebChat:        &WebChatQuery{db: db},
 		StateStore:     sqlstatestore.NewSQLStateStore(db, db.Log, false),
 	}
 }

@@ -43,6 +43,8 @@ type stackOptions struct {
 	// logOut, when set, receives the bridge's log at trace level through the
 	// production constructor (config.Logger) instead of the test output.
 	logOut io.Writer
+	// configure, when set, changes the config before anything starts.
+	configure func(cfg *config.Config)
 }
 
 const webhookSecret = "whsec_test"
@@ -73,6 +75,9 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	cfg.Logging.MinLevel = "debug"
+	if opts.configure != nil {
+		opts.configure(cfg)
+	}
 	if opts.fake != nil {
 		opts.fake.AddWebhookEndpoint(stripefake.WebhookEndpoint{URL: cfg.AppService.Address + "/stripe/webhook/main", Secret: webhookSecret})
 	}

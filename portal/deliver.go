@@ -130,6 +130,11 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 				return nil, err
 			}
 		}
+		if evt.Type == "customer.deleted" || m.unlinked(&evt) {
+			if err = m.endWebChat(ctx, row.AccountID, customerID); err != nil {
+				return nil, err
+			}
+		}
 		customerRoom = portal.RoomID
 	}
 
@@ -258,4 +263,38 @@ func (m *Manager) resolveCustomer(ctx context.Context, alias string, evt *stripe
 		return charge.Customer.ID, nil
 	}
 	return "", nil
+}
+
+// unlinked reports whether a customer update removed the customer's Matrix
+// link (the link key's metadata), which also ends their web chat sessions:
+// the merchant says the person is no longer this customer.
+func (m *Manager) unlinked(evt *stripe.Event) bool {
+	if evt.Type != "customer.updated" || evt.Data == nil {
+		return false
+	}
+	before, ok := evt.Data.PreviousAttributes["metadata"].(map[string]any)
+	if !ok {
+		return false
+	}
+	key := m.Config.Bridge.CustomerLinkKey
+	old, had := before[key].(string)
+	if !had || old == "" {
+		return false
+	}
+	now, _ := evt.Data.Object["metadata"].(map[string]any)
+	current, _ := now[key].(string)
+	return current == ""
+}
+
+// endWebChat ends a customer's web chat sessions; their widgets are told
+// within a minute (webchat's session check).
+func (m *Manager) endWebChat(ctx context.Context, alias, customerID string) error {
+	n, err := m.DB.WebChat.EndSessions(ctx, alias, customerID, time.Now())
+	if err != nil {
+		return transient(fmt.Errorf("end web chat sessions: %w", err))
+	}
+	if n > 0 {
+		zerolog.Ctx(ctx).Info().Int64("sessions", n).Msg("Ended the customer's web chat sessions")
+	}
+	return nil
 }

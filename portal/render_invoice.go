@@ -2,6 +2,7 @@ package portal
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/stripe/stripe-go/v76"
 )
@@ -83,12 +84,12 @@ func (r *renderer) renderInvoice() error {
 		m.sentence("Your bank asks you to confirm this payment; open the invoice to complete it.")
 	}
 
-	payLabel := "Pay or view invoice"
+	payLabel := PayLabel
 	switch r.evt.Type {
 	case "invoice.paid", "invoice.voided":
 		payLabel = "View invoice"
 	case "invoice.payment_action_required":
-		payLabel = "Confirm payment"
+		payLabel = ConfirmPaymentLabel
 	}
 	receipt := ""
 	if ch := invoiceCharge(r, inv); ch != nil && r.evt.Type == "invoice.paid" {
@@ -96,6 +97,32 @@ func (r *renderer) renderInvoice() error {
 	}
 	r.links("Receipt", receipt, payLabel, inv.HostedInvoiceURL, "Invoice PDF", inv.InvoicePDF)
 	return nil
+}
+
+// The labels of an invoice link that asks the customer to pay: the web chat
+// turns such a link into a Pay button (PayLinkOf).
+const (
+	PayLabel            = "Pay or view invoice"
+	ConfirmPaymentLabel = "Confirm payment"
+)
+
+// PayLinkOf returns the hosted invoice page a billing message asks the
+// customer to pay on, from its plain body (where links are "label: URL"),
+// or "".
+func PayLinkOf(body string) string {
+	for _, label := range []string{PayLabel, ConfirmPaymentLabel} {
+		_, rest, ok := strings.Cut(body, label+": ")
+		if !ok {
+			continue
+		}
+		if end := strings.IndexAny(rest, " \n"); end >= 0 {
+			rest = rest[:end]
+		}
+		if safeURL(rest) {
+			return rest
+		}
+	}
+	return ""
 }
 
 // invoiceCharge is the charge of the invoice's payment among the events of

@@ -44,6 +44,9 @@ func printBanner(ctx context.Context, w io.Writer, d *demo) {
 	}
 	line("  Bridge bot   %s", bot)
 	line("  Fake Stripe  %s   (API key %s)", fakeURL, apiKey)
+	if d.Billing != nil {
+		line("  Billing page %s   (the merchant's page with the web chat, as %s)", d.Billing.URL, demoWebChatName)
+	}
 	line("")
 	line("  Try it:")
 	line("  1. In Element (https://app.element.io or the desktop app) or any Matrix")
@@ -51,6 +54,10 @@ func printBanner(ctx context.Context, w io.Writer, d *demo) {
 	line("  2. agent is invited to the %s space and the customer rooms.", d.Config.Stripe.Accounts[0].DisplayName)
 	line("  3. Start a direct chat with %s and send: help", bot)
 	line("  4. Log in as alice (a private window will do): she sees her own room only.")
+	if d.Billing != nil {
+		line("  5. Open the billing page, click the chat button and ask \"why did my payment")
+		line("     fail?\"; answer as agent in Element and watch the reply arrive live.")
+	}
 	line("")
 	line("  More Stripe events (the fake sends the webhooks Stripe would send):")
 	auth := "curl -X POST -H 'Authorization: Bearer " + apiKey + "' " + fakeURL

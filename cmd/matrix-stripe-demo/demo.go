@@ -48,6 +48,15 @@ type demoUser struct {
 }
 
 // demoUsers are the demo's Matrix accounts, in the order they are printed.
+// demoWebChatCustomer is the scenario's customer the sample billing page
+// signs in to the web chat: Bob, whose renewal payment failed, so "why did
+// my payment fail?" has an answer. He has no Matrix login: the web chat is
+// how he talks to support.
+const (
+	demoWebChatCustomer = "cus_DemoBob"
+	demoWebChatName     = "Bob Chen"
+)
+
 func demoUsers() []demoUser {
 	return []demoUser{
 		{"agent", "support agent", false},
@@ -83,6 +92,9 @@ type demo struct {
 	Homeserver *testenv.Dendrite
 	Stripe     *stripefake.Server
 	Bridge     *bridge.Bridge
+	// Billing is the sample merchant page with the web chat, signed in as
+	// Bob.
+	Billing *billingPage
 
 	keep bool
 }
@@ -215,6 +227,24 @@ func setup(ctx context.Context, opts options) (_ *demo, err error) {
 		}
 	}
 
+	// The sample merchant page, and the web chat it embeds for Bob.
+	chatSecret, err := randomSecret()
+	if err != nil {
+		return nil, step("making a web chat secret", err)
+	}
+	d.Billing = &billingPage{bridgeURL: cfg.AppService.Address, account: acct.Alias, customerID: demoWebChatCustomer,
+		name: demoWebChatName, secret: []byte(chatSecret)}
+	pageURL, err := d.Billing.listen()
+	if err != nil {
+		return nil, step("starting the sample billing page", err)
+	}
+	cfg.WebChat.Enabled = true
+	cfg.WebChat.Accounts = map[string]*config.WebChatAccount{acct.Alias: {
+		IdentitySecret: chatSecret, AllowedOrigins: []string{pageURL},
+		Title: accountName + " support", Greeting: "Hi! Ask about your bill here; an agent answers when the assistant can't.",
+		AccentColor: "#635bff",
+	}}
+
 	fmt.Fprintln(opts.Progress, "Starting the bridge")
 	d.Bridge = bridge.New(cfg, bridgeLog, "demo")
 	// Dendrite already answers, so a long wait would only hide a real problem.
@@ -243,6 +273,9 @@ func (d *demo) Close() error {
 		if err := d.Stripe.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("stopping the fake Stripe: %w", err))
 		}
+	}
+	if d.Billing != nil {
+		_ = d.Billing.Close()
 	}
 	if d.Bridge != nil {
 		d.Bridge.Stop()

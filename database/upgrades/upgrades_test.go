@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v7 Latest revision")
-			assertVersion(t, fresh, 7)
+			assertSteps(t, freshLog, "v0->v8 Latest revision")
+			assertVersion(t, fresh, 8)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -74,8 +74,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v3->v4 Process command events and transactions at most once; retry invites",
 				"v4->v5 Deliver a customer's events in causal order; resolve customers before queueing",
 				"v5->v6 Remember when an inbox event was first claimed, to bound the marker look-up",
-				"v6->v7 Group the events of one billing happening into one customer message")
-			assertVersion(t, old, 7)
+				"v6->v7 Group the events of one billing happening into one customer message",
+				"v7->v8 Web chat sessions, customer ghosts and idempotent sends")
+			assertVersion(t, old, 8)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
