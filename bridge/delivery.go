@@ -48,7 +48,8 @@ func (br *Bridge) startDelivery(ctx context.Context) {
 func (br *Bridge) deliveryLoop(ctx context.Context, workerID string) {
 	log := zerolog.Ctx(ctx)
 	for ctx.Err() == nil {
-		evt, err := br.DB.Event.ClaimNextHeld(ctx, workerID, deliveryLease, br.Config.Bridge.Hold(), time.Now())
+		now := time.Now()
+		evt, err := br.DB.Event.ClaimNextHeld(ctx, workerID, deliveryLease, br.Config.Bridge.Hold(), now)
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Err(err).Msg("Failed to claim inbox event")
@@ -57,15 +58,33 @@ func (br *Bridge) deliveryLoop(ctx context.Context, workerID string) {
 			continue
 		}
 		if evt == nil {
-			select {
-			case <-ctx.Done():
-			case <-br.wake:
-			case <-time.After(idlePoll):
-			}
+			br.idle(ctx, now)
 			continue
 		}
 		br.wakeWorkers("")
 		br.deliverOne(ctx, workerID, evt)
+	}
+}
+
+// idle waits for something to claim after a claim at now found nothing: a
+// new event (wakeWorkers), the end of a hold window or backoff, or at most
+// idlePoll. The poll is for what nothing announces: an event stored by
+// another process, a lease that ran out. The worker that ends a delivery
+// claims again itself, so the next event of that customer does not wait.
+func (br *Bridge) idle(ctx context.Context, now time.Time) {
+	wait := idlePoll
+	next, err := br.DB.Event.NextClaimable(ctx, br.Config.Bridge.Hold(), now)
+	if err != nil && ctx.Err() == nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Failed to find when the next inbox event is due; polling")
+	} else if !next.IsZero() {
+		wait = min(wait, time.Until(next))
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-br.wake:
+	case <-timer.C:
 	}
 }
 

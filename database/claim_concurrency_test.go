@@ -139,3 +139,119 @@ func runClaimRace(t *testing.T, workers ...*database.Database) {
 	}
 	t.Logf("claims per worker: %v", perWorker)
 }
+
+// TestClaimConcurrentLateArrivals is the race the per-customer claim lock
+// exists for: while a customer's event is claimed, an earlier event of the
+// customer arrives (Stripe does not send in order), and another process's
+// claim sees the newcomer as the customer's head. It must not claim it
+// until the first delivery is recorded: one delivery per customer at a
+// time. Four workers over two pools; every event is claimed once. (Without
+// the lock, a run catches the race about 6 times in 10.)
+func TestClaimConcurrentLateArrivals(t *testing.T) {
+	dialects := []struct {
+		name, driver string
+		uri          func(testing.TB) string
+	}{
+		{"sqlite", "sqlite3-fk-wal", dbtest.SQLiteURI},
+		{"postgres", "postgres", dbtest.PostgresURI},
+	}
+	for _, dialect := range dialects {
+		t.Run(dialect.name, func(t *testing.T) {
+			uri := dialect.uri(t)
+			open := func() *database.Database {
+				raw, err := dbutil.NewWithDialect(uri, dialect.driver)
+				must(t, err)
+				t.Cleanup(func() { _ = raw.Close() })
+				return upgraded(t, raw)
+			}
+			first, second := open(), open()
+			runLateArrivalRace(t, first, second, first, second)
+		})
+	}
+}
+
+func runLateArrivalRace(t *testing.T, workers ...*database.Database) {
+	const customers, perCustomer = 4, 100
+	const total = customers * perCustomer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	var (
+		mu        sync.Mutex
+		inFlight  = map[string]string{} // customer → the event being "sent"
+		claimedBy = map[string]string{}
+		overlaps  atomic.Int64
+		done      atomic.Int64
+		wg        sync.WaitGroup
+		errs      = make(chan error, len(workers)+1)
+	)
+	// Each customer's events arrive newest first, a few at a time, so the
+	// customer's head keeps moving back while its later events are claimed.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := perCustomer - 1; i >= 0; i-- {
+			for c := range customers {
+				evt := inboxEvent(fmt.Sprintf("evt_%02d_%02d", c, i), fmt.Sprintf("cus_%02d", c), int64(1000+i))
+				if _, err := workers[0].Event.Insert(ctx, evt); err != nil {
+					errs <- fmt.Errorf("insert: %w", err)
+					return
+				}
+			}
+			time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond)
+		}
+	}()
+	for w, db := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			workerID := fmt.Sprintf("worker-%d", w)
+			for done.Load() < total && ctx.Err() == nil {
+				evt, err := db.Event.ClaimNext(ctx, workerID, time.Minute, time.Now())
+				if err != nil {
+					errs <- fmt.Errorf("%s: ClaimNext: %w", workerID, err)
+					return
+				}
+				if evt == nil {
+					time.Sleep(100 * time.Microsecond)
+					continue
+				}
+				mu.Lock()
+				if other, dup := claimedBy[evt.ID]; dup {
+					mu.Unlock()
+					errs <- fmt.Errorf("%s claimed by both %s and %s", evt.ID, other, workerID)
+					return
+				}
+				claimedBy[evt.ID] = workerID
+				if other, busy := inFlight[evt.CustomerID]; busy {
+					overlaps.Add(1)
+					t.Errorf("%s claimed %s while %s of the same customer was being delivered", workerID, evt.ID, other)
+				}
+				inFlight[evt.CustomerID] = evt.ID
+				mu.Unlock()
+				time.Sleep(time.Duration(200+rand.IntN(800)) * time.Microsecond)
+				// Out of flight before the record commits: the customer's
+				// next claim can only follow the commit.
+				mu.Lock()
+				delete(inFlight, evt.CustomerID)
+				mu.Unlock()
+				if err = db.Event.MarkDelivered(ctx, evt.ID, id.EventID("$"+evt.ID), time.Now()); err != nil {
+					errs <- fmt.Errorf("%s: MarkDelivered: %w", workerID, err)
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := len(claimedBy); got != total {
+		t.Errorf("claimed %d events, want %d", got, total)
+	}
+	if n := overlaps.Load(); n > 0 {
+		t.Errorf("%d claims while the customer was busy", n)
+	}
+}

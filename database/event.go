@@ -112,64 +112,147 @@ const (
 	nextArrivalPostgres = `DEFAULT`
 	nextArrivalSQLite   = `(SELECT COALESCE(MAX(arrival_seq), 0) + 1 FROM stripe_event)`
 
-	// claimEventQuery claims the oldest event that may be delivered now, in
-	// one statement: SQLite takes its write lock when the statement starts,
-	// and on PostgreSQL the candidate row is locked by the subquery (with
-	// SKIP LOCKED, appended per dialect) before the update touches it, so two
-	// workers never claim the same event.
-	//
-	// $1 worker id, $2 lease expiry, $3 now, $4 the hold window's end for
-	// events that arrived by then (now less the hold).
+	// The claim queries share their first parameters: $1 now and $2 the
+	// hold window's end (now less the hold: events of a happening that
+	// arrived by then are out of it), in milliseconds.
+
+	// claimEventQuery (SQLite) claims the oldest event that may be
+	// delivered now, in one statement: SQLite writes one statement at a
+	// time, and a writing statement sees every claim committed before it.
+	// $3 worker id, $4 lease expiry.
 	claimEventQuery = `
 		UPDATE stripe_event
-		SET claimed_by=$1, claimed_until=$2, attempts=attempts+1, first_claimed_at=COALESCE(first_claimed_at, $3)
+		SET claimed_by=$3, claimed_until=$4, attempts=attempts+1, first_claimed_at=COALESCE(first_claimed_at, $1)
 		WHERE event_id = (
 			SELECT candidate.event_id
 			FROM stripe_event candidate
-			WHERE candidate.state='pending'
-				-- A retried event waits out its backoff.
-				AND candidate.next_attempt_at <= $3
-				-- An event of a happening waits out the hold window after
-				-- it arrived, so that the rest of the happening's events
-				-- are in the inbox when it is posted (HappeningKey).
-				AND (candidate.happening_key IS NULL OR candidate.received_at <= $4)
-				-- Another worker is delivering it, unless its lease ran out
-				-- (the worker died): then it is anyone's again.
-				AND (candidate.claimed_until IS NULL OR candidate.claimed_until <= $3)
-				-- Per-customer order: only the customer's oldest pending event
-				-- may go. An older one that is claimed or backing off blocks
-				-- the rest; a failed one does not (it waits for an operator).
-				-- Events without a customer form one queue per account.
-				AND NOT EXISTS (
-					SELECT 1
-					FROM stripe_event earlier
-					WHERE earlier.state='pending'
-						AND earlier.account_id=candidate.account_id
-						AND (earlier.customer_id=candidate.customer_id
-							OR (earlier.customer_id IS NULL AND candidate.customer_id IS NULL))
-						-- Stripe's created has second precision: within a
-						-- second, Stripe's causal order of types, then arrival.
-						AND (earlier.created, earlier.causal_rank, earlier.arrival_seq)
-							< (candidate.created, candidate.causal_rank, candidate.arrival_seq)
-				)
-				-- One delivery per customer at a time, even when an earlier
-				-- event arrived after a later one was already claimed (Stripe
-				-- does not deliver webhooks in order): two at once would race
-				-- to create the customer's room.
-				AND NOT EXISTS (
-					SELECT 1
-					FROM stripe_event busy
-					WHERE busy.state='pending'
-						AND busy.claimed_until > $3
-						AND busy.account_id=candidate.account_id
-						AND (busy.customer_id=candidate.customer_id
-							OR (busy.customer_id IS NULL AND candidate.customer_id IS NULL))
-				)
+			WHERE ` + claimableCondition + `
 			ORDER BY candidate.created, candidate.causal_rank, candidate.arrival_seq
 			LIMIT 1
-			%s
 		)
 		RETURNING ` + eventColumns
+
+	// claimCandidateQuery (PostgreSQL) walks the events that may be
+	// delivered now in delivery order, at most $3 of them, and returns the
+	// first whose customer's claim lock (claimCustomerLock) it gets, for
+	// claimCandidateEventQuery to claim in a statement of its own.
+	//
+	// Each level is a fence for the planner. The innermost is a plain
+	// ordered walk of pending events (OFFSET 0 keeps the conditions out of
+	// it): PostgreSQL guesses that few events pass the conditions, and with
+	// them inside it would sort every pending event and test each, where
+	// the walk stops at the first that passes. The middle LIMIT keeps the
+	// lock out of the conditions, so that only events that pass are tried,
+	// one by one, up to the first lock taken: no other customer is locked.
+	claimCandidateQuery = `
+		SELECT candidate.event_id
+		FROM (
+			SELECT candidate.event_id, candidate.account_id, candidate.customer_id
+			FROM (
+				SELECT event_id, account_id, customer_id, state, next_attempt_at, happening_key, received_at, claimed_until
+				FROM stripe_event
+				WHERE state='pending'
+				ORDER BY created, causal_rank, arrival_seq
+				OFFSET 0
+			) candidate
+			WHERE ` + claimableCondition + `
+			LIMIT $3
+		) candidate
+		WHERE pg_try_advisory_xact_lock(` + claimCustomerLock + `)
+		LIMIT 1
+	`
+	// claimCustomerLock keys a customer queue's advisory lock: in the key
+	// space of roomLockQuery, under a prefix of its own.
+	claimCustomerLock = `hashtextextended('claim:' || candidate.account_id || '/' || COALESCE(candidate.customer_id, ''), 7888181691312336997)`
+	// claimCandidateEventQuery claims the event claimCandidateQuery found,
+	// if it may still be delivered: this statement starts after the lock
+	// was taken, so it sees every claim of the customer committed before,
+	// and the update rechecks the row if someone changed it meanwhile.
+	// $3 event id, $4 worker id, $5 lease expiry.
+	claimCandidateEventQuery = `
+		UPDATE stripe_event AS candidate
+		SET claimed_by=$4, claimed_until=$5, attempts=attempts+1, first_claimed_at=COALESCE(first_claimed_at, $1)
+		WHERE candidate.event_id=$3 AND ` + claimableCondition + `
+		RETURNING ` + eventColumns
+
+	// claimableCondition: the event candidate may be delivered now.
+	//
+	// The unary + hides next_attempt_at from the planners, which would
+	// otherwise take stripe_event_claim_idx for it and sort; the walk in
+	// delivery order (stripe_event_order_idx) stops at the first event
+	// that may go.
+	claimableCondition = `
+		candidate.state='pending'
+		-- A retried event waits out its backoff.
+		AND +candidate.next_attempt_at <= $1
+		-- An event of a happening waits out the hold window after it
+		-- arrived, so that the rest of the happening's events are in the
+		-- inbox when it is posted (HappeningKey).
+		AND (candidate.happening_key IS NULL OR candidate.received_at <= $2)
+		-- Another worker is delivering it, unless its lease ran out (the
+		-- worker died): then it is anyone's again.
+		AND (candidate.claimed_until IS NULL OR candidate.claimed_until <= $1)
+		AND ` + queueFreeCondition
+
+	// queueFreeCondition: candidate is the head of its customer's queue,
+	// and nobody is delivering another event of that customer ($1 now).
+	//
+	// Each is one probe into the customer's own queue in a partial index
+	// of pending events (stripe_event_queue_idx, stripe_event_claimed_idx),
+	// so it costs the same however long the customer's history and however
+	// many other customers' events wait. Events without a customer are
+	// their account's customer-less queue: COALESCE makes NULL one more
+	// queue key, as in the indexes; "= or both NULL" would reach no index.
+	queueFreeCondition = `
+		-- Per-customer order: only the customer's oldest pending event may
+		-- go. An older one that is claimed or backing off blocks the rest;
+		-- a failed one does not (it waits for an operator). Stripe's created
+		-- has second precision: within a second, Stripe's causal order of
+		-- types, then arrival.
+		candidate.event_id = (
+			SELECT head.event_id
+			FROM stripe_event head
+			WHERE head.state='pending'
+				AND head.account_id=candidate.account_id
+				AND COALESCE(head.customer_id, '')=COALESCE(candidate.customer_id, '')
+			ORDER BY head.created, head.causal_rank, head.arrival_seq
+			LIMIT 1
+		)
+		-- One delivery per customer at a time, even when an earlier event
+		-- arrived after a later one was already claimed (Stripe does not
+		-- deliver webhooks in order): two at once would race to create the
+		-- customer's room. (A scalar subquery, not NOT EXISTS, which
+		-- PostgreSQL would make a join and then plan the walk for every
+		-- pending event instead of the first that may go.)
+		AND (
+			SELECT busy.event_id
+			FROM stripe_event busy
+			WHERE busy.state='pending'
+				AND busy.claimed_until IS NOT NULL
+				AND busy.claimed_until > $1
+				AND busy.account_id=candidate.account_id
+				AND COALESCE(busy.customer_id, '')=COALESCE(candidate.customer_id, '')
+			LIMIT 1
+		) IS NULL`
+
+	// nextClaimableQuery: the earliest time at which an event nobody has
+	// claimed becomes due (its backoff or its hold window ends), later than
+	// $1 (now), or NULL; $2 is the hold window. It may be the time of an
+	// event that still waits behind its customer's head then: an idle
+	// worker wakes for nothing, once per such event, which is cheaper than
+	// finding the heads.
+	nextClaimableQuery = `
+		SELECT MIN(due)
+		FROM (
+			SELECT CASE
+				WHEN happening_key IS NOT NULL AND received_at + $2 > next_attempt_at THEN received_at + $2
+				ELSE next_attempt_at
+			END AS due
+			FROM stripe_event
+			WHERE state='pending' AND claimed_until IS NULL
+		) waiting
+		WHERE due > $1
+	`
 
 	// The Mark* updates only touch pending events: a worker whose lease ran
 	// out must not undo what the worker that took over has recorded. A
@@ -353,36 +436,57 @@ func (eq *EventQuery) ClaimNext(ctx context.Context, workerID string, lease time
 // MarkRetry, MarkFailed or MarkSkipped, renewing it (RenewClaim) while it
 // works, or another worker may take the event over.
 func (eq *EventQuery) ClaimNextHeld(ctx context.Context, workerID string, lease, hold time.Duration, now time.Time) (*Event, error) {
-	lock := ""
-	if eq.GetDB().Dialect == dbutil.Postgres {
-		// Skip rows another worker is claiming right now instead of waiting
-		// for it; that worker's customer is then busy anyway.
-		lock = "FOR UPDATE SKIP LOCKED"
-	}
-	query := fmt.Sprintf(claimEventQuery, lock)
+	nowMs, heldMs := now.UnixMilli(), now.Add(-hold).UnixMilli()
 	if eq.GetDB().Dialect != dbutil.Postgres {
-		// SQLite runs one writing statement at a time, and a statement sees
-		// every claim committed before it.
-		return eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli(), now.Add(-hold).UnixMilli())
+		return eq.QueryOne(ctx, claimEventQuery, nowMs, heldMs, workerID, now.Add(lease).UnixMilli())
 	}
 	// On PostgreSQL two concurrent claims do not see each other's
 	// uncommitted claim, so both could pass the one-per-customer check for
-	// different events of one customer. Claims are tiny next to a Matrix
-	// send, so they simply take turns: the claim statement then starts
-	// after the previous claim committed and sees it.
+	// different events of one customer (the second an earlier event that
+	// arrived late). So every claim of a customer's event holds the
+	// customer's advisory lock, taken before the statement that checks and
+	// claims: that statement then sees every claim of the customer
+	// committed before, and no other can be under way. Claims of different
+	// customers do not wait for each other, and a customer whose lock is
+	// taken is skipped, not waited for: its queue is busy anyway.
 	var evt *Event
 	err := eq.GetDB().DoTxn(ctx, nil, func(ctx context.Context) error {
-		if _, err := eq.GetDB().Exec(ctx, claimLockQuery); err != nil {
-			return err
+		// Another try only when a row changed between the two statements.
+		for range 3 {
+			var eventID string
+			err := eq.GetDB().QueryRow(ctx, claimCandidateQuery, nowMs, heldMs, claimCandidates).Scan(&eventID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+			evt, err = eq.QueryOne(ctx, claimCandidateEventQuery, nowMs, heldMs, eventID, workerID, now.Add(lease).UnixMilli())
+			if err != nil || evt != nil {
+				return err
+			}
 		}
-		var err error
-		evt, err = eq.QueryOne(ctx, query, workerID, now.Add(lease).UnixMilli(), now.UnixMilli(), now.Add(-hold).UnixMilli())
-		return err
+		return nil
 	})
 	return evt, err
 }
 
-const claimLockQuery = `SELECT pg_advisory_xact_lock(7888181691312336997)`
+// claimCandidates bounds how many due events a PostgreSQL claim looks at
+// for one whose customer is not being claimed by someone else right now:
+// more than the claims that can be under way at once in practice.
+const claimCandidates = 64
+
+// NextClaimable returns the first time after now at which an unclaimed
+// event becomes due, its backoff or hold window over, or the zero time if
+// none is waiting for either: until then an idle worker has nothing new to
+// claim, unless an event arrives or a delivery ends (they wake it by other
+// means) or a lease runs out.
+func (eq *EventQuery) NextClaimable(ctx context.Context, hold time.Duration, now time.Time) (time.Time, error) {
+	var next sql.NullInt64
+	if err := eq.GetDB().QueryRow(ctx, nextClaimableQuery, now.UnixMilli(), hold.Milliseconds()).Scan(&next); err != nil {
+		return time.Time{}, err
+	}
+	return nullUnixMilli(next), nil
+}
 
 // MarkDelivered records that the event is in the room as matrixEventID.
 func (eq *EventQuery) MarkDelivered(ctx context.Context, eventID string, matrixEventID id.EventID, now time.Time) error {

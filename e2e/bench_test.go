@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,16 +16,19 @@ import (
 
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
+	"github.com/matrix-stripe/matrix-stripe/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
 
 const benchCustomers = 10
 
-// chargeEvent is a small, realistic charge.succeeded event for customer.
+// chargeEvent is a small, realistic charge.succeeded event for customer. It
+// belongs to a happening (its charge), so the hold window applies to it.
 func chargeEvent(n int, customer string) []byte {
 	return fmt.Appendf(nil, `{"id":"evt_bench_%06d","object":"event","api_version":"2023-10-16","created":%d,"type":"charge.succeeded","livemode":false,
 "data":{"object":{"id":"ch_bench_%06d","object":"charge","amount":1250,"currency":"usd","customer":%q,"status":"succeeded","paid":true,
@@ -27,56 +36,186 @@ func chargeEvent(n int, customer string) []byte {
 		n, time.Now().Unix(), n, customer)
 }
 
-func deliveredCount(b *testing.B, s *stack) int {
-	var n int
-	if err := s.bridge.DB.QueryRow(context.Background(), "SELECT COUNT(*) FROM stripe_event WHERE state='delivered'").Scan(&n); err != nil {
-		b.Fatal(err)
-	}
-	return n
+// benchStack is a bridge with benchCustomers customers whose rooms exist.
+type benchStack struct {
+	*stack
+	customers []string
 }
 
-// BenchmarkDelivery measures inbox → Matrix throughput with the bridge's
-// delivery workers over benchCustomers rooms that already exist.
-func BenchmarkDelivery(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) { benchDelivery(b, "", "") })
-	b.Run("postgres", func(b *testing.B) { benchDelivery(b, "postgres", dbtest.PostgresURI(b)) })
-}
-
-func benchDelivery(b *testing.B, dbType, dbURI string) {
+// startBenchStack starts the stack with the given hold window (the example
+// config's 3 s otherwise) and creates the customers' rooms.
+func startBenchStack(b *testing.B, dbType, dbURI, hold string) *benchStack {
+	b.Helper()
 	fake := newFake(b)
-	s := startStack(b, stackOptions{stripeURL: fake.URL(), dbType: dbType, dbURI: dbURI})
-	ctx := context.Background()
-	var customers []string
+	s := &benchStack{stack: startStack(b, stackOptions{stripeURL: fake.URL(), dbType: dbType, dbURI: dbURI})}
+	if s.cfg.Bridge.HoldWindow != hold {
+		// Before any customer exists, so that the restart's catch-up finds
+		// nothing to deliver.
+		s.bridge.Stop()
+		cfg := *s.cfg
+		cfg.Bridge.HoldWindow = hold
+		s.cfg = &cfg
+		s.bridge = s.startBridge(b, &cfg)
+	}
 	for i := range benchCustomers {
 		cus, err := fake.Client().Customers.New(&stripe.CustomerParams{Name: stripe.String(fmt.Sprintf("Bench %d", i))})
 		if err != nil {
 			b.Fatal(err)
 		}
-		customers = append(customers, cus.ID)
+		s.customers = append(s.customers, cus.ID)
 	}
-	insert := func(from, count int) {
-		for i := from; i < from+count; i++ {
-			row, err := webhook.InboxEvent("main", chargeEvent(i, customers[i%len(customers)]), time.Now())
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err = s.bridge.DB.Event.Insert(ctx, row); err != nil {
-				b.Fatal(err)
-			}
-		}
+	for i := range benchCustomers {
+		s.post(b, i)
 	}
-	// Rooms are created outside the measurement.
-	insert(0, benchCustomers)
-	waitFor(b, 60*time.Second, "rooms", func() (bool, string) { return deliveredCount(b, s) == benchCustomers, "" })
+	waitFor(b, 60*time.Second, "rooms", func() (bool, string) { return s.delivered(b) == benchCustomers, "" })
+	return s
+}
 
+// post hands the bridge event n (for customer n mod benchCustomers) the way
+// Stripe does, through the webhook handler (signature, storing, waking the
+// workers), without the network in between.
+func (s *benchStack) post(b *testing.B, n int) {
+	payload := chargeEvent(n, s.customers[n%len(s.customers)])
+	req := httptest.NewRequest(http.MethodPost, "/stripe/webhook/main", bytes.NewReader(payload))
+	req.SetPathValue("account", "main")
+	req.Header.Set("Stripe-Signature", stripefake.SignatureHeader(payload, webhookSecret, time.Now()))
+	rec := httptest.NewRecorder()
+	s.bridge.Webhook.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		b.Fatalf("webhook answered %d", rec.Code)
+	}
+}
+
+// store puts event n in the inbox the way another bridge process's webhook
+// would: nothing tells this process's workers.
+func (s *benchStack) store(b *testing.B, n int) {
+	row, err := webhook.InboxEvent("main", chargeEvent(n, s.customers[n%len(s.customers)]), time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err = s.bridge.DB.Event.Insert(context.Background(), row); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func (s *benchStack) delivered(b *testing.B) int {
+	var n int
+	err := s.bridge.DB.QueryRow(context.Background(),
+		"SELECT COUNT(*) FROM stripe_event WHERE state='delivered' AND event_id LIKE 'evt_bench_%'").Scan(&n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkDelivery measures webhook → inbox → Matrix throughput with the
+// bridge's delivery workers over benchCustomers rooms that already exist.
+// The hold window is off: it is latency, which BenchmarkHoldLatency
+// measures, not work.
+//
+// It also measures the ceiling itself, as BenchmarkBareSend does, on the
+// same homeserver in rounds of benchRound that alternate with the
+// delivery's, and reports the ratio (x-bare): on a shared machine the
+// homeserver's pace drifts by more than the difference being measured
+// between two benchmarks run a minute apart.
+func BenchmarkDelivery(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchDelivery(b, "", "") })
+	b.Run("postgres", func(b *testing.B) { benchDelivery(b, "postgres", dbtest.PostgresURI(b)) })
+}
+
+const benchRound = 100
+
+func benchDelivery(b *testing.B, dbType, dbURI string) {
+	s := startBenchStack(b, dbType, dbURI, "0s")
+	bare := newBareSender(b, s.stack)
+	ctx := context.Background()
+	var delivering, sending time.Duration
 	b.ResetTimer()
-	start := time.Now()
-	insert(benchCustomers, b.N)
-	waitFor(b, 10*time.Minute, "delivery", func() (bool, string) {
-		return deliveredCount(b, s) == benchCustomers+b.N, ""
-	})
+	for done := 0; done < b.N; {
+		count := min(benchRound, b.N-done)
+		from := benchCustomers + done
+		start := time.Now()
+		for i := range count {
+			s.post(b, from+i)
+		}
+		waitFor(b, 10*time.Minute, "delivery", func() (bool, string) {
+			return s.delivered(b) == from+count, ""
+		})
+		// The round ends when its last event was recorded, not when the
+		// poll above noticed.
+		var last int64
+		err := s.bridge.DB.QueryRow(ctx, "SELECT MAX(delivered_at) FROM stripe_event WHERE event_id LIKE 'evt_bench_%'").Scan(&last)
+		if err != nil {
+			b.Fatal(err)
+		}
+		delivering += time.UnixMilli(last).Sub(start)
+		b.StopTimer()
+		sending += bare.send(b, done, count)
+		b.StartTimer()
+		done += count
+	}
 	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(float64(b.N)/delivering.Seconds(), "events/s")
+	b.ReportMetric(float64(b.N)/sending.Seconds(), "bare-sends/s")
+	b.ReportMetric(sending.Seconds()/delivering.Seconds(), "x-bare")
+}
+
+// BenchmarkHoldLatency measures how long a single event (nothing else
+// waiting) takes from its arrival (received_at) to its delivery
+// (delivered_at), with the hold window off and at the example config's
+// 3 s, for an event that arrives by webhook at this process (which wakes
+// its workers) and for one that another process stored (nothing wakes
+// them: they find it when they poll). Each op is one event, so a few ops
+// suffice: -benchtime 10x.
+func BenchmarkHoldLatency(b *testing.B) {
+	for _, dialect := range []struct{ name, dbType string }{{"sqlite", ""}, {"postgres", "postgres"}} {
+		b.Run(dialect.name, func(b *testing.B) {
+			for _, hold := range []string{"0s", "3s"} {
+				b.Run("hold="+hold, func(b *testing.B) {
+					uri := ""
+					if dialect.dbType != "" {
+						uri = dbtest.PostgresURI(b)
+					}
+					s := startBenchStack(b, dialect.dbType, uri, hold)
+					next := benchCustomers
+					b.Run("webhook", func(b *testing.B) { benchHoldLatency(b, s, &next, s.post) })
+					b.Run("elsewhere", func(b *testing.B) { benchHoldLatency(b, s, &next, s.store) })
+				})
+			}
+		})
+	}
+}
+
+func benchHoldLatency(b *testing.B, s *benchStack, next *int, arrive func(b *testing.B, n int)) {
+	var latencies []time.Duration
+	b.ResetTimer()
+	for range b.N {
+		n := *next
+		*next++
+		arrive(b, n)
+		eventID := fmt.Sprintf("evt_bench_%06d", n)
+		var ms int64
+		waitFor(b, 30*time.Second, eventID+" delivered", func() (bool, string) {
+			err := s.bridge.DB.QueryRow(context.Background(),
+				"SELECT delivered_at - received_at FROM stripe_event WHERE event_id=$1 AND state='delivered'", eventID).Scan(&ms)
+			if errors.Is(err, sql.ErrNoRows) {
+				return false, "not delivered"
+			} else if err != nil {
+				b.Fatal(err)
+			}
+			return true, ""
+		})
+		latencies = append(latencies, time.Duration(ms)*time.Millisecond)
+	}
+	b.StopTimer()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	var sum time.Duration
+	for _, l := range latencies {
+		sum += l
+	}
+	b.ReportMetric(float64(sum.Milliseconds())/float64(len(latencies)), "mean-ms")
+	b.ReportMetric(float64(latencies[len(latencies)/2].Milliseconds()), "p50-ms")
+	b.ReportMetric(float64(latencies[len(latencies)-1].Milliseconds()), "max-ms")
 }
 
 // BenchmarkBareSend is the ceiling: the same homeserver, rooms with the same
@@ -85,36 +224,57 @@ func benchDelivery(b *testing.B, dbType, dbURI string) {
 // workers, and nothing but sends.
 func BenchmarkBareSend(b *testing.B) {
 	s := startStack(b, stackOptions{stripeURL: newFake(b).URL()})
+	bare := newBareSender(b, s)
+	b.ResetTimer()
+	took := bare.send(b, 0, b.N)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/took.Seconds(), "sends/s")
+}
+
+// bareSender sends plain notices as the account's ghost into rooms of its
+// own, as many at once as the bridge has delivery workers.
+type bareSender struct {
+	s     *stack
+	ghost *appservice.IntentAPI
+	rooms []id.RoomID
+}
+
+func newBareSender(b *testing.B, s *stack) *bareSender {
 	ctx := context.Background()
-	ghost := s.bridge.Portal.Ghost("main")
-	var rooms []id.RoomID
+	bs := &bareSender{s: s, ghost: s.bridge.Portal.Ghost("main")}
 	for range benchCustomers {
 		resp, err := s.bridge.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-			Preset: "private_chat", Invite: []id.UserID{ghost.UserID, "@agent:localhost"},
+			Preset: "private_chat", Invite: []id.UserID{bs.ghost.UserID, "@agent:localhost"},
 		})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err = ghost.EnsureJoined(ctx, resp.RoomID); err != nil {
+		if err = bs.ghost.EnsureJoined(ctx, resp.RoomID); err != nil {
 			b.Fatal(err)
 		}
-		rooms = append(rooms, resp.RoomID)
+		bs.rooms = append(bs.rooms, resp.RoomID)
 	}
-	var next atomic.Int64
+	return bs
+}
+
+// send sends notices from..from+count and returns how long they took.
+func (bs *bareSender) send(b *testing.B, from, count int) time.Duration {
+	ctx := context.Background()
+	next := atomic.Int64{}
+	next.Store(int64(from))
 	var wg sync.WaitGroup
-	b.ResetTimer()
 	start := time.Now()
-	for range s.cfg.Bridge.DeliveryWorkers {
+	for range bs.s.cfg.Bridge.DeliveryWorkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
 				n := int(next.Add(1)) - 1
-				if n >= b.N {
+				if n >= from+count {
 					return
 				}
 				content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: fmt.Sprintf("bare send %d", n)}
-				if _, err := ghost.SendMessageEvent(ctx, rooms[n%len(rooms)], event.EventMessage, content); err != nil {
+				if _, err := bs.ghost.SendMessageEvent(ctx, bs.rooms[n%len(bs.rooms)], event.EventMessage, content); err != nil {
 					b.Error(err)
 					return
 				}
@@ -122,6 +282,5 @@ func BenchmarkBareSend(b *testing.B) {
 		}()
 	}
 	wg.Wait()
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "sends/s")
+	return time.Since(start)
 }

@@ -1,4 +1,4 @@
--- v0 -> v8: Latest revision
+-- v0 -> v9: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -78,6 +78,11 @@ CREATE TABLE stripe_event (
 CREATE INDEX stripe_event_claim_idx ON stripe_event (state, next_attempt_at);
 -- Claims walk pending events in delivery order and stop at the first deliverable one.
 CREATE INDEX stripe_event_order_idx ON stripe_event (state, created, causal_rank, arrival_seq);
+-- Each customer's queue (NULL customer: the account's customer-less queue),
+-- pending events only, so its head is one index probe however long its
+-- history; and the few claimed events, to tell whether a customer is busy.
+CREATE INDEX stripe_event_queue_idx ON stripe_event (account_id, COALESCE(customer_id, ''), created, causal_rank, arrival_seq) WHERE state='pending';
+CREATE INDEX stripe_event_claimed_idx ON stripe_event (account_id, COALESCE(customer_id, '')) WHERE state='pending' AND claimed_until IS NOT NULL;
 CREATE INDEX stripe_event_customer_order_idx ON stripe_event (account_id, customer_id, created, causal_rank, arrival_seq);
 CREATE INDEX stripe_event_object_idx ON stripe_event (account_id, object_id);
 CREATE INDEX stripe_event_happening_idx ON stripe_event (account_id, customer_id, happening_key);
