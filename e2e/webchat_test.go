@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -104,8 +106,9 @@ type chatMessage struct {
 	HTML   string     `json:"html"`
 	Edited bool       `json:"edited"`
 	Sender struct {
-		Name string `json:"name"`
-		Kind string `json:"kind"`
+		Name      string `json:"name"`
+		Kind      string `json:"kind"`
+		AvatarURL string `json:"avatar_url"`
 	} `json:"sender"`
 	Actions []struct {
 		Kind, Send, URL string
@@ -260,6 +263,15 @@ func TestWebChatConversation(t *testing.T) {
 		}
 		return false, ""
 	})
+	// The agent's avatar comes through the bridge's own origin.
+	png, _ := base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+	up, err := agent.UploadBytes(t.Context(), png, "image/png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err = agent.SetAvatarURL(t.Context(), up.ContentURI); err != nil {
+		t.Fatal(err)
+	}
 	xss := &event.MessageEventContent{MsgType: event.MsgText, Body: "Hi Wendy, see <img src=x onerror=alert(1)>",
 		Format: event.FormatHTML, FormattedBody: `Hi Wendy, <b>see</b> <img src=x onerror="alert(1)"><a href="javascript:alert(2)">this</a> <a href="https://stripe.com/docs">docs</a>`}
 	resp, err := agent.SendMessageEvent(t.Context(), room, event.EventMessage, xss)
@@ -269,6 +281,32 @@ func TestWebChatConversation(t *testing.T) {
 	msg, _ := awaitMessage(t, events, "the agent's answer", func(m chatMessage) bool { return m.ID == resp.EventID })
 	if msg.Sender.Kind != "agent" || msg.Sender.Name == "" {
 		t.Errorf("agent message sender %+v", msg.Sender)
+	}
+	waitFor(t, 20*time.Second, "the agent's avatar in the history", func() (bool, string) {
+		for _, m := range chat.history() {
+			if m.ID == resp.EventID && m.Sender.AvatarURL != "" {
+				msg = m
+				return true, ""
+			}
+		}
+		return false, ""
+	})
+	avatar, err := http.Get(base + "/webchat/v1/" + strings.TrimPrefix(msg.Sender.AvatarURL, "./"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(avatar.Body)
+	avatar.Body.Close()
+	if avatar.StatusCode != 200 || !strings.HasPrefix(avatar.Header.Get("Content-Type"), "image/") || len(got) == 0 {
+		t.Errorf("avatar: %d %s, %d bytes", avatar.StatusCode, avatar.Header.Get("Content-Type"), len(got))
+	}
+	forged, err := http.Get(base + "/webchat/v1/avatar?m=" + url.QueryEscape(up.ContentURI.String()) + "&s=00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Body.Close()
+	if forged.StatusCode != 404 {
+		t.Errorf("an avatar URL the bridge did not sign was served: %d", forged.StatusCode)
 	}
 	for _, bad := range []string{"<img", "onerror", "javascript:"} {
 		if strings.Contains(msg.HTML, bad) {

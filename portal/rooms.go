@@ -280,6 +280,12 @@ func (m *Manager) linkedUser(ctx context.Context, cus *stripe.Customer) id.UserI
 // EnsurePortal returns the customer's portal with a room, creating the room
 // on first use. cus may be nil; the customer is then fetched from Stripe.
 func (m *Manager) EnsurePortal(ctx context.Context, alias, customerID string, cus *stripe.Customer) (portal *database.Portal, err error) {
+	// Almost every delivery finds the room made: a room once recorded is
+	// never replaced, so reading it needs no lock (on PostgreSQL the lock is
+	// a transaction of its own, several round trips per event).
+	if portal, err = m.DB.Portal.Get(ctx, alias, customerID); err != nil || (portal != nil && portal.RoomID != "") {
+		return portal, err
+	}
 	err = m.exclusive(ctx, "portal:"+alias+"/"+customerID, func(ctx context.Context) (err error) {
 		portal, err = m.ensurePortal(ctx, alias, customerID, cus)
 		return err

@@ -59,6 +59,7 @@ type Server struct {
 	hub    *hub
 	now    func() time.Time
 
+	avatars      avatarCache
 	sessionLimit limiterSet // sends per session
 	ipLimit      limiterSet // sends and sign-ins per client address
 }
@@ -104,6 +105,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAPI(w, r, strings.TrimPrefix(path, "/api/"))
 	case path == "/frame":
 		s.serveFrame(w, r)
+	case path == "/avatar" && r.Method == http.MethodGet:
+		s.serveAvatar(w, r)
 	default:
 		s.serveAsset(w, r, strings.TrimPrefix(path, "/"))
 	}

@@ -50,10 +50,48 @@ type hub struct {
 	s    *Server
 	mu   sync.Mutex
 	subs map[id.RoomID]map[*subscriber]struct{}
+	// recent keeps each room's last events this process handed out: one
+	// that arrived just before a widget reconnected may not be in the
+	// homeserver's /context yet (its sync API lags the transaction).
+	recent map[id.RoomID][]*event.Event
 }
 
+// recentPerRoom bounds the replay buffer; recentRooms bounds how many rooms
+// keep one (the oldest rooms' buffers are dropped first).
+const (
+	recentPerRoom = 20
+	recentRooms   = 2000
+)
+
 func newHub(s *Server) *hub {
-	return &hub{s: s, subs: map[id.RoomID]map[*subscriber]struct{}{}}
+	return &hub{s: s, subs: map[id.RoomID]map[*subscriber]struct{}{}, recent: map[id.RoomID][]*event.Event{}}
+}
+
+func (h *hub) remember(evt *event.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.recent[evt.RoomID]; !ok && len(h.recent) >= recentRooms {
+		h.recent = map[id.RoomID][]*event.Event{}
+	}
+	list := append(h.recent[evt.RoomID], evt)
+	if len(list) > recentPerRoom {
+		list = list[len(list)-recentPerRoom:]
+	}
+	h.recent[evt.RoomID] = list
+}
+
+// recentAfter returns the remembered events of the room after last, or
+// all of them when last is not among them.
+func (h *hub) recentAfter(room id.RoomID, last id.EventID) []*event.Event {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	list := h.recent[room]
+	for i, evt := range list {
+		if evt.ID == last {
+			return append([]*event.Event(nil), list[i+1:]...)
+		}
+	}
+	return append([]*event.Event(nil), list...)
 }
 
 // subscriberBuffer is how far a stream may fall behind before it is
@@ -104,6 +142,7 @@ func (h *hub) dropAll() {
 
 // deliver hands an event to this process's streams of its room.
 func (h *hub) deliver(ctx context.Context, evt *event.Event) {
+	h.remember(evt)
 	subs := h.roomSubscribers(evt.RoomID)
 	if len(subs) == 0 {
 		return
@@ -258,6 +297,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sess *session) {
 			sent[item.id] = true
 			if !write(item) {
 				return
+			}
+		}
+		for _, evt := range s.hub.recentAfter(v.room, last) {
+			if item, ok := itemOf(ctx, v, evt); ok && !sent[item.id] && item.id != last {
+				sent[item.id] = true
+				if !write(item) {
+					return
+				}
 			}
 		}
 	}

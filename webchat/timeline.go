@@ -37,6 +37,8 @@ type Sender struct {
 	// Kind is billing (the account's timeline), bot (command replies and
 	// the assistant), agent, or customer.
 	Kind string `json:"kind"`
+	// AvatarURL is the member's avatar on the bridge's origin ("" for none).
+	AvatarURL string `json:"avatar_url,omitempty"`
 }
 
 // Action is a button under a message: Send posts that text as the
@@ -114,10 +116,14 @@ func (v *roomView) sender(ctx context.Context, user id.UserID) Sender {
 	case user == v.customer || (v.linked != "" && user == v.linked):
 		snd.Kind = "customer"
 	}
-	if member, _ := v.s.opts.DB.StateStore.GetMember(ctx, v.room, user); member != nil && member.Displayname != "" {
+	member, _ := v.s.opts.DB.StateStore.GetMember(ctx, v.room, user)
+	if member != nil && member.Displayname != "" {
 		snd.Name = member.Displayname
 	} else {
 		snd.Name = user.Localpart()
+	}
+	if member != nil {
+		snd.AvatarURL = v.s.avatarURL(member.AvatarURL)
 	}
 	return snd
 }
