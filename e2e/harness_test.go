@@ -112,6 +112,23 @@ func (s *stack) startBridge(t testing.TB, cfg *config.Config) *bridge.Bridge {
 	return br
 }
 
+// secondProcess starts another bridge process on the stack's config and
+// database with its own listener, which the homeserver does not know: it
+// keeps pushing transactions to the first. It returns that process's
+// address.
+func (s *stack) secondProcess(t testing.TB) string {
+	t.Helper()
+	second := *s.cfg
+	port, err := localstack.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.AppService.Port = port
+	second.AppService.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.startBridge(t, &second)
+	return second.AppService.Address
+}
+
 // newFake starts a stateful fake Stripe for the test.
 func newFake(t testing.TB) *stripefake.Server {
 	t.Helper()

@@ -16,7 +16,6 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
@@ -290,14 +289,7 @@ func postSigned(s *stack, payload []byte) error {
 func TestTwoBridgesOnOnePostgresNeverDoublePost(t *testing.T) {
 	fake := newFake(t)
 	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t)})
-	second := *s.cfg
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second.AppService.Port = port
-	second.AppService.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
-	s.startBridge(t, &second)
+	s.secondProcess(t)
 
 	agent := s.user(t, "agent")
 	ghost := s.cfg.GhostMXID("main")

@@ -7,7 +7,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -25,7 +24,6 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/browsertest"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
@@ -451,21 +449,13 @@ func TestWebChatBrowserAcrossProcesses(t *testing.T) {
 	room := waitPortal(t, s, customerID).RoomID
 	joinWhenInvited(t, agent, room)
 
-	// Process B: same config (web chat included) and database, its own
-	// listener.
-	second := *s.cfg
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second.AppService.Port = port
-	second.AppService.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
-	s.startBridge(t, &second)
-	host.setBridge(second.AppService.Address)
+	// Process B: same config (web chat included) and database.
+	processB := s.secondProcess(t)
+	host.setBridge(processB)
 
 	browser := browsertest.Start(t)
-	tab := openChat(t, browser, host, second.AppService.Address, customerID)
-	if src := tab.Page(browsertest.Shadow + `return root.querySelector('iframe').src;`); !strings.HasPrefix(src, second.AppService.Address+"/webchat/v1/frame") {
+	tab := openChat(t, browser, host, processB, customerID)
+	if src := tab.Page(browsertest.Shadow + `return root.querySelector('iframe').src;`); !strings.HasPrefix(src, processB+"/webchat/v1/frame") {
 		t.Fatalf("the widget is not served by process B: %s", src)
 	}
 	tab.WaitFrame("the billing history from process B", widgetHas("billing", "didn't go through"))

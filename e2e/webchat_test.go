@@ -21,7 +21,6 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
@@ -422,17 +421,8 @@ func TestWebChatAcrossProcesses(t *testing.T) {
 	room := waitPortal(t, s, customerID).RoomID
 	joinWhenInvited(t, agent, room)
 
-	// Process B: same config and database, its own listener, which the
-	// homeserver does not know (it pushes transactions to A only).
-	second := *s.cfg
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second.AppService.Port = port
-	second.AppService.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
-	s.startBridge(t, &second)
-	chatB := &chatClient{t: t, base: second.AppService.Address, session: chatA.session}
+	// Process B: the homeserver pushes transactions to A only.
+	chatB := &chatClient{t: t, base: s.secondProcess(t), session: chatA.session}
 	events := chatB.stream("")
 	resp, err := agent.SendMessageEvent(context.Background(), room, event.EventMessage,
 		&event.MessageEventContent{MsgType: event.MsgText, Body: "Answer from the agent"})
