@@ -3,7 +3,6 @@ package database
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -57,7 +56,7 @@ func HappeningKey(eventType string, payload []byte) string {
 		}
 		return ""
 	}
-	invoice, pi := refID(obj.Invoice), refID(obj.PaymentIntent)
+	invoice, pi := RefID(obj.Invoice), RefID(obj.PaymentIntent)
 	switch obj.Object {
 	case "invoice":
 		return obj.ID // "" for an upcoming invoice: it stands alone
@@ -69,7 +68,7 @@ func HappeningKey(eventType string, payload []byte) string {
 	case "payment_intent":
 		return first(invoice, obj.ID)
 	case "refund":
-		if charge := refID(obj.Charge); charge != "" {
+		if charge := RefID(obj.Charge); charge != "" {
 			return "refund:" + charge
 		}
 		return obj.ID
@@ -78,7 +77,7 @@ func HappeningKey(eventType string, payload []byte) string {
 	case "checkout.session":
 		return first(invoice, pi, obj.ID)
 	case "subscription":
-		latest := refID(obj.LatestInvoice)
+		latest := RefID(obj.LatestInvoice)
 		if eventType == "customer.subscription.created" {
 			return first(latest, obj.ID)
 		}
@@ -94,20 +93,19 @@ func HappeningKey(eventType string, payload []byte) string {
 	return ""
 }
 
-// refID reads an expandable reference: an id string or an object with one.
-func refID(raw json.RawMessage) string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return ""
+// RefID reads a Stripe reference that is either "id" or an expanded
+// {"id": …}; "" for null or anything else. The webhook, the renderer and
+// HappeningKey all read payloads' references with it.
+func RefID(ref json.RawMessage) string {
+	var id string
+	if json.Unmarshal(ref, &id) == nil {
+		return id
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return strings.TrimSpace(s)
-	}
-	var obj struct {
+	var expanded struct {
 		ID string `json:"id"`
 	}
-	_ = json.Unmarshal(raw, &obj)
-	return obj.ID
+	_ = json.Unmarshal(ref, &expanded)
+	return expanded.ID
 }
 
 const (

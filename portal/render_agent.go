@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/stripe/stripe-go/v76"
+
+	"github.com/matrix-stripe/matrix-stripe/database"
 )
 
 // The feed line is for agents: the event type, the object and customer ids,
@@ -66,26 +68,13 @@ func (r *renderer) feedObject() feedObject {
 	return obj
 }
 
-// idOf reads an expandable field: a bare id or an object with an id.
-func idOf(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s
-	}
-	var obj struct {
-		ID string `json:"id"`
-	}
-	_ = json.Unmarshal(raw, &obj)
-	return obj.ID
-}
-
 // feedCustomer is the customer id, also from previous_attributes (a detached
 // payment method no longer names its customer).
 func (r *renderer) feedCustomer(obj feedObject) string {
 	if obj.Object == "customer" {
 		return obj.ID
 	}
-	if id := idOf(obj.Customer); id != "" {
+	if id := database.RefID(obj.Customer); id != "" {
 		return id
 	}
 	if old, ok := previous[string](r.evt, "customer"); ok && old != nil {
@@ -144,13 +133,13 @@ func (r *renderer) feedDashboard(obj feedObject) string {
 	switch obj.Object {
 	case "invoice":
 		if obj.ID == "" {
-			return r.dashboard("subscriptions", idOf(obj.Subscription))
+			return r.dashboard("subscriptions", database.RefID(obj.Subscription))
 		}
 		return r.dashboard("invoices", obj.ID)
 	case "charge", "payment_intent":
 		return r.dashboard("payments", obj.ID)
 	case "refund":
-		return r.dashboard("payments", orDefault(idOf(obj.Charge), obj.ID))
+		return r.dashboard("payments", orDefault(database.RefID(obj.Charge), obj.ID))
 	case "dispute":
 		return r.dashboard("disputes", obj.ID)
 	case "subscription":

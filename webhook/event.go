@@ -79,22 +79,7 @@ func customerOf(object json.RawMessage) string {
 	if obj.Object == "customer" {
 		return obj.ID
 	}
-	return idOf(obj.Customer)
-}
-
-// idOf reads a Stripe reference that is either "id" or an expanded {"id": …}.
-func idOf(ref json.RawMessage) string {
-	var id string
-	if json.Unmarshal(ref, &id) == nil {
-		return id
-	}
-	var expanded struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(ref, &expanded) == nil {
-		return expanded.ID
-	}
-	return ""
+	return database.RefID(obj.Customer)
 }
 
 // claimedID is the event id a body says it has, for logs about a body that

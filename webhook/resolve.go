@@ -79,7 +79,7 @@ func readFacts(payload []byte) eventFacts {
 		return eventFacts{}
 	}
 	obj := evt.Data.Object
-	facts := eventFacts{objectID: obj.ID, previousCustomer: idOf(evt.Data.PreviousAttributes.Customer)}
+	facts := eventFacts{objectID: obj.ID, previousCustomer: database.RefID(evt.Data.PreviousAttributes.Customer)}
 	if refObjectTypes[obj.Object] {
 		for _, raw := range []json.RawMessage{obj.Charge, obj.PaymentIntent} {
 			if ref := readRef(raw); ref.id != "" {
@@ -91,12 +91,12 @@ func readFacts(payload []byte) eventFacts {
 }
 
 func readRef(raw json.RawMessage) paymentRef {
-	ref := paymentRef{id: idOf(raw)}
+	ref := paymentRef{id: database.RefID(raw)}
 	var expanded struct {
 		Customer json.RawMessage `json:"customer"`
 	}
 	if json.Unmarshal(raw, &expanded) == nil {
-		ref.customer = idOf(expanded.Customer)
+		ref.customer = database.RefID(expanded.Customer)
 	}
 	return ref
 }
