@@ -2,8 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
-	"net/http"
 
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix/event"
@@ -39,18 +37,12 @@ func (br *Bridge) initWebChat() {
 // webChatCustomer is the customer a web chat token names, or nil when
 // Stripe has no such live customer in the account.
 func (br *Bridge) webChatCustomer(ctx context.Context, alias, customerID string) (*stripe.Customer, error) {
-	var client *stripeapi.Client
-	for _, c := range br.Stripe {
-		if c.Alias == alias {
-			client = c
-		}
-	}
+	client := br.customerAPI(alias)
 	if client == nil {
 		return nil, nil
 	}
 	cus, err := client.Customer(ctx, customerID)
-	var serr *stripe.Error
-	if errors.As(err, &serr) && serr.HTTPStatusCode == http.StatusNotFound {
+	if stripeapi.IsNotFound(err) {
 		return nil, nil
 	}
 	if err != nil {

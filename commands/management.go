@@ -87,7 +87,7 @@ func findCustomers(ce *Event, query string) ([]found, []string) {
 		ctx, cancel := context.WithTimeout(ce.Ctx, readTimeout)
 		customers, err := api.FindCustomers(ctx, query, searchLimit)
 		cancel()
-		if err != nil && !isMissing(err) {
+		if err != nil && !stripeapi.IsNotFound(err) {
 			ce.Log.Warn().Err(err).Str("account", acct.Alias).Msg("Customer search failed")
 			problems = append(problems, fmt.Sprintf("%s: %s", acct.Alias, stripeapi.Describe(err)))
 			continue

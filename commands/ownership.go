@@ -173,7 +173,7 @@ func fillCharge(ctx context.Context, api CustomerAPI, ch **stripe.Charge) error 
 	}
 	full, err := api.Charge(ctx, (*ch).ID)
 	if err != nil {
-		if isMissing(err) {
+		if stripeapi.IsNotFound(err) {
 			*ch = nil
 			return nil
 		}
@@ -187,7 +187,7 @@ func fillCharge(ctx context.Context, api CustomerAPI, ch **stripe.Charge) error 
 // same "No such …" for the room; only the audit log learns which it was.
 func checkOwned[T any](obj *T, err error, noun, customerID string, owner func() *stripe.Customer) (any, error) {
 	switch {
-	case err != nil && isMissing(err):
+	case err != nil && stripeapi.IsNotFound(err):
 		return nil, notFound(noun)
 	case err != nil:
 		return nil, fmt.Errorf("retrieve %s: %w", noun, err)
@@ -201,12 +201,6 @@ func checkOwned[T any](obj *T, err error, noun, customerID string, owner func() 
 		return nil, refusedObject(noun, refusedForeign, c.ID)
 	}
 	return obj, nil
-}
-
-// isMissing recognises Stripe's 404; a deleted object answers it too.
-func isMissing(err error) bool {
-	var serr *stripe.Error
-	return errors.As(err, &serr) && (serr.HTTPStatusCode == 404 || serr.Code == stripe.ErrorCodeResourceMissing)
 }
 
 // errorSentence is what the room is told about err: a refusal's own

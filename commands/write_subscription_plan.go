@@ -51,7 +51,7 @@ func (p *Processor) cmdChangePlan(ce *Event) {
 	}
 	price, err := api.Price(ce.Ctx, args[0])
 	switch {
-	case err != nil && isMissing(err):
+	case err != nil && stripeapi.IsNotFound(err):
 		ce.Reply("No such price.")
 		return
 	case err != nil:
@@ -176,7 +176,7 @@ func (p *Processor) cmdCoupon(ce *Event) {
 	}
 	cp, err := api.Coupon(ce.Ctx, args[0])
 	switch {
-	case err != nil && isMissing(err):
+	case err != nil && stripeapi.IsNotFound(err):
 		ce.Reply("No such coupon.")
 		return
 	case err != nil:

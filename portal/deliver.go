@@ -17,6 +17,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // ErrTransient marks a delivery failure worth retrying (homeserver or Stripe
@@ -40,11 +41,6 @@ func isPermanentHTTP(err error) bool {
 		return code >= 400 && code < 500 && code != http.StatusTooManyRequests && code != http.StatusRequestTimeout
 	}
 	return false
-}
-
-func isNotFound(err error) bool {
-	var serr *stripe.Error
-	return errors.As(err, &serr) && (serr.HTTPStatusCode == http.StatusNotFound || serr.Code == stripe.ErrorCodeResourceMissing)
 }
 
 // TxnID is the Matrix transaction id for posting one Stripe event as one
@@ -254,7 +250,7 @@ func (m *Manager) resolveCustomer(ctx context.Context, alias string, evt *stripe
 	}
 	charge, err := reader.Charge(ctx, chargeID)
 	if err != nil {
-		if isNotFound(err) {
+		if stripeapi.IsNotFound(err) {
 			return "", nil
 		}
 		return "", transient(fmt.Errorf("fetch charge %s for dispute: %w", chargeID, err))

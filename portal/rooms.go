@@ -18,6 +18,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // StateCustomer is the custom state event that binds a room to exactly one
@@ -352,7 +353,7 @@ func (m *Manager) fetchCustomer(ctx context.Context, alias, customerID string) (
 	}
 	cus, err := reader.Customer(ctx, customerID)
 	if err != nil {
-		if isNotFound(err) {
+		if stripeapi.IsNotFound(err) {
 			return &stripe.Customer{ID: customerID}, nil
 		}
 		return nil, transient(fmt.Errorf("fetch customer %s: %w", customerID, err))

@@ -3,6 +3,7 @@ package stripeapi
 import (
 	"errors"
 	"net"
+	"net/http"
 	"strings"
 
 	"github.com/stripe/stripe-go/v76"
@@ -36,6 +37,13 @@ func DeclineReason(code string) string {
 		return reason
 	}
 	return "the card was declined"
+}
+
+// IsNotFound recognises Stripe's "no such object" (404, resource_missing);
+// a deleted object answers it too.
+func IsNotFound(err error) bool {
+	var serr *stripe.Error
+	return errors.As(err, &serr) && (serr.HTTPStatusCode == http.StatusNotFound || serr.Code == stripe.ErrorCodeResourceMissing)
 }
 
 // Describe turns any error from a Stripe call into one sentence safe to show

@@ -64,8 +64,7 @@ func (c *Client) CustomerOfPayment(ctx context.Context, objectID string) (string
 		return "", nil
 	}
 	if err != nil {
-		var serr *stripe.Error
-		if errors.As(err, &serr) && (serr.HTTPStatusCode == http.StatusNotFound || serr.Code == stripe.ErrorCodeResourceMissing) {
+		if IsNotFound(err) {
 			return "", nil
 		}
 		return "", err
