@@ -853,14 +853,8 @@ func TestTwoBridgeProcessesOneDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	second := *r.cfg
-	port, err := localstack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	second.AppService.Port = port
-	second.AppService.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
-	secondPath := r.writeConfig(t, &second, "config-second.yaml")
+	second := onFreePort(t, r.cfg)
+	secondPath := r.writeConfig(t, second, "config-second.yaml")
 	r.spawn(t, r.cfgPath, r.cfg.AppService.Address, "bridge-1")
 	r.spawn(t, secondPath, second.AppService.Address, "bridge-2")
 	targets := []string{r.cfg.AppService.Address + "/stripe/webhook/main", second.AppService.Address + "/stripe/webhook/main"}

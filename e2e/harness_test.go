@@ -118,15 +118,23 @@ func (s *stack) startBridge(t testing.TB, cfg *config.Config) *bridge.Bridge {
 // address.
 func (s *stack) secondProcess(t testing.TB) string {
 	t.Helper()
-	second := *s.cfg
+	second := onFreePort(t, s.cfg)
+	s.startBridge(t, second)
+	return second.AppService.Address
+}
+
+// onFreePort is a copy of cfg that listens on another free loopback port:
+// a second bridge process on the same homeserver and database.
+func onFreePort(t testing.TB, cfg *config.Config) *config.Config {
+	t.Helper()
+	second := *cfg
 	port, err := localstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
 	second.AppService.Port = port
 	second.AppService.Address = fmt.Sprintf("http://127.0.0.1:%d", port)
-	s.startBridge(t, &second)
-	return second.AppService.Address
+	return &second
 }
 
 // newFake starts a stateful fake Stripe for the test.

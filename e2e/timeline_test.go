@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
 // billingMessages are the ghost's messages in a room, oldest first.
@@ -270,20 +268,7 @@ func assertDeliveredInOrder(t testing.TB, s *stack, cli *mautrix.Client, room id
 
 // postSigned delivers a raw event to the bridge's webhook like Stripe does.
 func postSigned(s *stack, payload []byte) error {
-	req, err := http.NewRequest(http.MethodPost, s.cfg.AppService.Address+"/stripe/webhook/main", bytes.NewReader(payload))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Stripe-Signature", stripefake.SignatureHeader(payload, webhookSecret, time.Now()))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("webhook answered %d", resp.StatusCode)
-	}
-	return nil
+	return postTo(context.Background(), http.DefaultClient, s.cfg.AppService.Address+"/stripe/webhook/main", payload)
 }
 
 func TestTwoBridgesOnOnePostgresNeverDoublePost(t *testing.T) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -77,7 +76,7 @@ func BenchmarkWebChatStreams(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, stream := range cc.streams {
-			waitStreamed(b, stream, resp.EventID)
+			awaitMessage(b, stream, "agent message "+resp.EventID.String(), func(m chatMessage) bool { return m.ID == resp.EventID })
 			widget = append(widget, time.Since(start))
 		}
 		mu.Lock()
@@ -104,31 +103,6 @@ func BenchmarkWebChatStreams(b *testing.B) {
 	b.ReportMetric(float64(int64(memAfter.HeapInuse)-int64(memBefore.HeapInuse))/(1<<20), "heap-MiB-for-streams")
 	b.ReportMetric(float64(rssAfter-rssBefore)/1024, "rss-MiB-for-streams")
 	b.ReportMetric(float64(rssAfter)/1024, "rss-MiB")
-}
-
-func waitStreamed(b *testing.B, stream <-chan sseEvent, want id.EventID) {
-	b.Helper()
-	timeout := time.After(30 * time.Second)
-	for {
-		select {
-		case evt, ok := <-stream:
-			if !ok {
-				b.Fatal("stream ended")
-			}
-			if evt.name != "message" {
-				continue
-			}
-			var msg struct {
-				ID id.EventID `json:"id"`
-			}
-			_ = json.Unmarshal(evt.data, &msg)
-			if msg.ID == want {
-				return
-			}
-		case <-timeout:
-			b.Fatalf("message %s not streamed within 30 s", want)
-		}
-	}
 }
 
 // rssKiB is this process's resident set (the bridge runs in it, together
