@@ -321,6 +321,9 @@ type session struct {
 	*database.WebChatSession
 	room id.RoomID
 	user id.UserID
+	// linked is the Matrix user linked to the customer ("" if none): their
+	// messages are the customer's too.
+	linked id.UserID
 }
 
 func (s *Server) withSession(w http.ResponseWriter, r *http.Request, handler func(http.ResponseWriter, *http.Request, *session)) {
@@ -358,7 +361,7 @@ func (s *Server) lookupSession(ctx context.Context, token string) (*session, err
 	if err != nil || user == "" {
 		return nil, err
 	}
-	return &session{WebChatSession: row, room: portal.RoomID, user: user}, nil
+	return &session{WebChatSession: row, room: portal.RoomID, user: user, linked: portal.MatrixUserID}, nil
 }
 
 // newSessionToken is 256 random bits; only its hash is stored.

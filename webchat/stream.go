@@ -263,7 +263,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sess *session) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
-	v := s.view(ctx, sess)
+	v := s.view(sess)
 	sub := s.hub.subscribe(v)
 	defer s.hub.unsubscribe(sub)
 

@@ -97,12 +97,8 @@ type roomView struct {
 	alias            string
 }
 
-func (s *Server) view(ctx context.Context, sess *session) *roomView {
-	v := &roomView{s: s, room: sess.room, customer: sess.user, alias: sess.AccountID}
-	if p, err := s.opts.DB.Portal.Get(ctx, sess.AccountID, sess.CustomerID); err == nil && p != nil {
-		v.linked = p.MatrixUserID
-	}
-	return v
+func (s *Server) view(sess *session) *roomView {
+	return &roomView{s: s, room: sess.room, customer: sess.user, linked: sess.linked, alias: sess.AccountID}
 }
 
 func (v *roomView) sender(ctx context.Context, user id.UserID) Sender {
@@ -216,7 +212,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, sess *session) 
 		writeError(w, errUnavailable)
 		return
 	}
-	v := s.view(ctx, sess)
+	v := s.view(sess)
 	out := &historyResponse{Messages: []*Message{}}
 	edits := map[id.EventID]*Message{}
 	redacted := map[id.EventID]bool{}
