@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -52,7 +53,38 @@ const (
 	setAccountCatchupQuery   = `UPDATE stripe_account SET catchup_cursor=$2, catchup_at=$3 WHERE id=$1`
 	setAccountSpaceRoomQuery = `UPDATE stripe_account SET space_room_id=$2 WHERE id=$1`
 	setAccountFeedRoomQuery  = `UPDATE stripe_account SET feed_room_id=$2 WHERE id=$1`
+	beginAccountRoomQuery    = `
+		INSERT INTO account_room_request (account_id, kind, requested_at) VALUES ($1, $2, $3)
+		ON CONFLICT (account_id, kind) DO UPDATE SET requested_at=excluded.requested_at
+	`
+	accountRoomRequestedQuery = `SELECT requested_at FROM account_room_request WHERE account_id=$1 AND kind=$2`
 )
+
+// AccountRoom names one of an account's own rooms.
+type AccountRoom string
+
+const (
+	AccountSpace AccountRoom = "space"
+	AccountFeed  AccountRoom = "feed"
+)
+
+// BeginRoom durably records that a request to create the account's room of
+// the kind is about to be sent at at, so that the next attempt, if this
+// one's outcome goes unrecorded, looks for the room it may have made.
+func (aq *AccountQuery) BeginRoom(ctx context.Context, accountID string, kind AccountRoom, at time.Time) error {
+	return aq.Exec(ctx, beginAccountRoomQuery, accountID, string(kind), at.UnixMilli())
+}
+
+// RoomRequestedAt returns when a request to create the account's room of
+// the kind was last begun, or the zero time.
+func (aq *AccountQuery) RoomRequestedAt(ctx context.Context, accountID string, kind AccountRoom) (time.Time, error) {
+	var at sql.NullInt64
+	err := aq.GetDB().QueryRow(ctx, accountRoomRequestedQuery, accountID, string(kind)).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	return nullUnixMilli(at), err
+}
 
 // Get returns the account with the given config alias, or nil.
 func (aq *AccountQuery) Get(ctx context.Context, accountID string) (*Account, error) {

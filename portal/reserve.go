@@ -62,11 +62,9 @@ type roomRequest struct {
 	// is asked for.
 	earlier time.Time
 	// begin, if set, durably records that the request is about to be sent,
-	// so the next attempt knows to look (sets earlier for it). Customer
-	// rooms have one (a portal row without a room); the Space and the feed
-	// room have none yet, the account row having no place for it, so a
-	// crash amid their creation (once per account) can still leave one
-	// unrecorded room.
+	// so the next attempt knows to look (sets earlier for it): a portal row
+	// without a room for a customer's room, an account_room_request row for
+	// the Space and the feed room.
 	begin func(ctx context.Context) error
 }
 

@@ -255,3 +255,53 @@ func TestFirstRoomRequestDoesNotLook(t *testing.T) {
 		t.Errorf("%d /joined_rooms requests for a first room request, want none", hs.joinedCalls)
 	}
 }
+
+// The account's Space and feed room are reserved like customer rooms: a
+// retry after a cut request adopts the room it made, so the account has
+// one of each however its creation was interrupted.
+func TestRetryAdoptsAccountRoomOfCutCreation(t *testing.T) {
+	for _, kind := range []string{"space", "feed"} {
+		t.Run(kind, func(t *testing.T) {
+			hs, srv := newCreatingHS(t)
+			m := newTestManager(t, srv)
+			m.createSettle = 2 * time.Second
+			ctx := context.Background()
+			ensure := m.EnsureSpace
+			if kind == "feed" {
+				if _, err := m.EnsureSpace(ctx, "main"); err != nil {
+					t.Fatal(err)
+				}
+				ensure = m.EnsureFeedRoom
+			}
+			hs.mu.Lock()
+			hs.cut, hs.appearAfter = true, 1
+			before := hs.creates
+			hs.mu.Unlock()
+			oneTry := context.WithValue(ctx, mautrix.MaxAttemptsContextKey, 1)
+			if _, err := ensure(oneTry, "main"); err == nil {
+				t.Fatal("the cut room request did not fail")
+			}
+
+			room, err := ensure(ctx, "main")
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs.mu.Lock()
+			creates := hs.creates - before
+			var made []id.RoomID
+			for r, fr := range hs.rooms {
+				if fr.create[creationAliasKey] == m.Config.RoomAlias("main", kind).String() {
+					made = append(made, r)
+				}
+			}
+			hs.mu.Unlock()
+			if creates != 1 || len(made) != 1 || made[0] != room {
+				t.Errorf("%d room requests made %v; want one request, its room %s recorded", creates, made, room)
+			}
+			again, err := ensure(ctx, "main")
+			if err != nil || again != room {
+				t.Errorf("the next call returns %s (%v), want the recorded %s", again, err, room)
+			}
+		})
+	}
+}

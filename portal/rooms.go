@@ -113,15 +113,21 @@ func (m *Manager) ensureSpace(ctx context.Context, alias string) (id.RoomID, err
 	if err != nil {
 		return "", err
 	}
-	// Agents are invited once the Space is stored (see storeAndInvite): one
-	// of them on an unreachable server must not fail the creation.
-	space, _, err := m.createOrAdopt(ctx, roomRequest{alias: m.Config.RoomAlias(alias, "space"), req: &mautrix.ReqCreateRoom{
+	attempt, err := m.accountRoomRequest(ctx, alias, database.AccountSpace)
+	if err != nil {
+		return "", err
+	}
+	attempt.alias = m.Config.RoomAlias(alias, "space")
+	attempt.req = &mautrix.ReqCreateRoom{
 		Name:               cfg.DisplayName + " — Stripe customers",
 		Topic:              "Every Stripe customer of " + cfg.DisplayName + " has a room here.",
 		Preset:             "private_chat",
 		CreationContent:    map[string]any{"type": "m.space"},
 		PowerLevelOverride: m.powerLevels(alias),
-	}})
+	}
+	// Agents are invited once the Space is stored (see storeAndInvite): one
+	// of them on an unreachable server must not fail the creation.
+	space, _, err := m.createOrAdopt(ctx, attempt)
 	if err != nil {
 		return "", fmt.Errorf("create space: %w", err)
 	}
@@ -133,6 +139,19 @@ func (m *Manager) ensureSpace(ctx context.Context, alias string) (id.RoomID, err
 		return "", err
 	}
 	return space, nil
+}
+
+// accountRoomRequest is the request for one of the account's own rooms: an
+// earlier one whose outcome went unrecorded is looked for first, and this
+// one is recorded before it is sent (as a customer room's, BeginPortalRoom).
+func (m *Manager) accountRoomRequest(ctx context.Context, alias string, kind database.AccountRoom) (roomRequest, error) {
+	earlier, err := m.DB.Account.RoomRequestedAt(ctx, alias, kind)
+	if err != nil {
+		return roomRequest{}, err
+	}
+	return roomRequest{earlier: earlier, begin: func(ctx context.Context) error {
+		return m.DB.Account.BeginRoom(ctx, alias, kind, time.Now())
+	}}, nil
 }
 
 func (m *Manager) addToSpace(ctx context.Context, space, room id.RoomID) error {
@@ -225,8 +244,12 @@ func (m *Manager) ensureFeedRoom(ctx context.Context, alias string) (id.RoomID, 
 	if err != nil {
 		return "", err
 	}
+	attempt, err := m.accountRoomRequest(ctx, alias, database.AccountFeed)
+	if err != nil {
+		return "", err
+	}
 	room, err := m.createRoom(ctx, alias, "feed", cfg.DisplayName+" — account feed",
-		"Stripe events that belong to no customer (payouts, account updates…)", roomRequest{})
+		"Stripe events that belong to no customer (payouts, account updates…)", attempt)
 	if err != nil {
 		return "", err
 	}

@@ -1,4 +1,4 @@
--- v0 -> v9: Latest revision
+-- v0 -> v10: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -12,6 +12,17 @@ CREATE TABLE stripe_account (
 	-- Last event id seen by the Events API catch-up, and when it ran.
 	catchup_cursor TEXT,
 	catchup_at     BIGINT
+);
+
+-- A request to create an account's Space or feed room, recorded before it
+-- is sent: the next attempt looks for the room it may have created.
+CREATE TABLE account_room_request (
+	account_id   TEXT   NOT NULL,
+	-- "space" or "feed".
+	kind         TEXT   NOT NULL,
+	requested_at BIGINT NOT NULL,
+
+	PRIMARY KEY (account_id, kind)
 );
 
 CREATE TABLE portal (
