@@ -244,6 +244,7 @@ func (br *Bridge) initPortal() {
 		readers[client.Alias] = client
 	}
 	br.Portal = &portal.Manager{Config: br.Config, DB: br.DB, AS: br.AS, Bot: br.Bot, Stripe: readers}
+	br.Portal.LimitSends(br.Config.Bridge.DeliveryWorkers)
 }
 
 // initWebhook mounts Stripe's webhook endpoint on the appservice listener.

@@ -30,11 +30,18 @@ func (br *Bridge) wakeWorkers(string) {
 	}
 }
 
+// startDelivery starts twice as many workers as bridge.delivery_workers,
+// which bounds the sends to the homeserver in flight at once (the portal
+// manager's send gate): while one worker waits for its send, another does
+// the database work before or after one (claiming, reading the customer's
+// room and happening, recording), so that work does not leave a send slot
+// idle. The order holds whatever the number of workers: a customer's next
+// event cannot be claimed until the outcome of the one before is recorded.
 func (br *Bridge) startDelivery(ctx context.Context) {
 	process := br.processPrefix()
 	br.releaseStaleClaims(ctx, process)
 	run := runPrefix(process)
-	for i := range br.Config.Bridge.DeliveryWorkers {
+	for i := range 2 * br.Config.Bridge.DeliveryWorkers {
 		workerID := fmt.Sprintf("%s%d", run, i)
 		log := br.Log.With().Str("component", "delivery").Str("worker_id", workerID).Logger()
 		br.workers.Add(1)
@@ -123,18 +130,19 @@ func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database
 	stopHeartbeat := br.holdClaim(attemptCtx, cancel, evt, workerID, deliveryTiming())
 	res, err := br.Portal.Deliver(attemptCtx, evt, br.renderOptions(evt.AccountID))
 	stopHeartbeat()
-	stopped := context.Cause(attemptCtx)
+	// Read before the cancels below, which end attemptCtx in any case.
+	stopped, cut := context.Cause(attemptCtx), attemptCtx.Err() != nil
 	cancel(nil)
 	cancelTimeout()
 
 	var write func(context.Context) error
-	switch {
-	case err == nil && res.Skipped:
+	switch outcome(err, res, stopped, cut) {
+	case outcomeSkipped:
 		log.Debug().Str("reason", res.SkipReason).Msg("Skipped inbox event")
 		write = func(ctx context.Context) error {
 			return br.DB.Event.MarkSkipped(ctx, evt.ID, workerID, res.SkipReason)
 		}
-	case err == nil:
+	case outcomeDelivered:
 		// Recorded even if the claim was lost meanwhile: the send happened.
 		// One commit for all: on PostgreSQL each commit is an fsync. The
 		// customer's message and the feed line are recorded together.
@@ -142,11 +150,10 @@ func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database
 		write = func(ctx context.Context) error {
 			return br.Portal.RecordDelivered(ctx, evt, res)
 		}
-	case errors.Is(stopped, errClaimLost):
-		// Another worker has the event now; its outcome is theirs to record.
+	case outcomeTakenOver:
 		log.Warn().Err(err).Msg("Delivery attempt stopped: the claim was taken over")
 		return
-	case errors.Is(err, portal.ErrTransient) || attemptCtx.Err() != nil:
+	case outcomeRetry:
 		next := time.Now().Add(backoff(evt.Attempts))
 		if errors.Is(stopped, errLeaseLapsing) {
 			err = fmt.Errorf("%w: %w", stopped, err)
@@ -165,6 +172,37 @@ func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database
 		// Given up at shutdown: the lease runs out (or the next start
 		// releases it) and the next attempt looks for the marker first.
 		log.Err(err).Msg("Failed to record delivery outcome")
+	}
+}
+
+type deliveryOutcome int
+
+const (
+	outcomeDelivered deliveryOutcome = iota
+	outcomeSkipped
+	// outcomeTakenOver: another worker has the event now; its outcome is
+	// theirs to record.
+	outcomeTakenOver
+	outcomeRetry
+	outcomeFailed
+)
+
+// outcome classifies an attempt by its result, the reason it was stopped
+// from outside (nil if it was not) and whether it was cut short (stopped,
+// or past its deadline): an error of an attempt cut short says nothing
+// about the event, so it is retried.
+func outcome(err error, res *portal.Result, stopped error, cut bool) deliveryOutcome {
+	switch {
+	case err == nil && res.Skipped:
+		return outcomeSkipped
+	case err == nil:
+		return outcomeDelivered
+	case errors.Is(stopped, errClaimLost):
+		return outcomeTakenOver
+	case errors.Is(err, portal.ErrTransient) || cut:
+		return outcomeRetry
+	default:
+		return outcomeFailed
 	}
 }
 

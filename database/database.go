@@ -63,7 +63,8 @@ func New(db *dbutil.Database) *Database {
 }
 
 // Upgrade brings both the bridge's tables and the state store's tables to
-// their newest versions.
+// their newest versions, and defines this version's claim function on
+// PostgreSQL.
 func (db *Database) Upgrade(ctx context.Context) error {
 	if err := db.Database.Upgrade(ctx); err != nil {
 		return fmt.Errorf("upgrade bridge tables: %w", err)
@@ -71,7 +72,33 @@ func (db *Database) Upgrade(ctx context.Context) error {
 	if err := db.StateStore.Upgrade(ctx); err != nil {
 		return fmt.Errorf("upgrade state store tables: %w", err)
 	}
+	if err := db.defineClaimFunction(ctx); err != nil {
+		return fmt.Errorf("define the claim function: %w", err)
+	}
 	return nil
+}
+
+// DoUnflushedTxn runs fn in a transaction whose commit does not wait for
+// PostgreSQL to flush it to disk (synchronous_commit off; on SQLite it is a
+// plain transaction). Its writes are visible to every session at once,
+// like any commit's, and are lost only if the database server itself
+// crashes within a fraction of a second (wal_writer_delay) of the commit;
+// a later commit that is flushed flushes them too. It is for writes whose
+// loss the bridge recovers from by itself, so that they neither wait for
+// nor compete with the flushes that must happen.
+func (db *Database) DoUnflushedTxn(ctx context.Context, fn func(ctx context.Context) error) error {
+	return doUnflushedTxn(ctx, db.Database, fn)
+}
+
+func doUnflushedTxn(ctx context.Context, db *dbutil.Database, fn func(ctx context.Context) error) error {
+	return db.DoTxn(ctx, nil, func(ctx context.Context) error {
+		if db.Dialect == dbutil.Postgres {
+			if _, err := db.Exec(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
+				return err
+			}
+		}
+		return fn(ctx)
+	})
 }
 
 // Timestamps are stored as unix milliseconds; a zero time.Time is NULL in

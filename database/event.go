@@ -448,26 +448,10 @@ func (eq *EventQuery) ClaimNextHeld(ctx context.Context, workerID string, lease,
 	// claims: that statement then sees every claim of the customer
 	// committed before, and no other can be under way. Claims of different
 	// customers do not wait for each other, and a customer whose lock is
-	// taken is skipped, not waited for: its queue is busy anyway.
-	var evt *Event
-	err := eq.GetDB().DoTxn(ctx, nil, func(ctx context.Context) error {
-		// Another try only when a row changed between the two statements.
-		for range 3 {
-			var eventID string
-			err := eq.GetDB().QueryRow(ctx, claimCandidateQuery, nowMs, heldMs, claimCandidates).Scan(&eventID)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-			evt, err = eq.QueryOne(ctx, claimCandidateEventQuery, nowMs, heldMs, eventID, workerID, now.Add(lease).UnixMilli())
-			if err != nil || evt != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return evt, err
+	// taken is skipped, not waited for: its queue is busy anyway. Both
+	// statements run in one function call (claimfunc.go).
+	return eq.QueryOne(ctx, "SELECT "+eventColumns+" FROM "+claimFunctionName+"($1, $2, $3, $4, $5)",
+		nowMs, heldMs, claimCandidates, workerID, now.Add(lease).UnixMilli())
 }
 
 // claimCandidates bounds how many due events a PostgreSQL claim looks at

@@ -67,10 +67,16 @@ func (pq *ProcessedQuery) TransactionSeen(ctx context.Context, txnID string) (se
 	return seen, err
 }
 
-// RecordTransaction remembers a transaction once it has been accepted.
+// RecordTransaction remembers a transaction once it has been accepted. The
+// homeserver waits for the answer, which waits for this, so the commit is
+// not waited for on disk (doUnflushedTxn): a record a database crash loses
+// lets a redelivered transaction through to the events inside, which are
+// deduplicated again by event id (ClaimEvent, flushed).
 func (pq *ProcessedQuery) RecordTransaction(ctx context.Context, txnID string) error {
-	_, err := pq.db.Exec(ctx, recordTransactionQuery, txnID, time.Now().UnixMilli())
-	return err
+	return doUnflushedTxn(ctx, pq.db, func(ctx context.Context) error {
+		_, err := pq.db.Exec(ctx, recordTransactionQuery, txnID, time.Now().UnixMilli())
+		return err
+	})
 }
 
 // Prune forgets events and transactions older than before: homeservers give

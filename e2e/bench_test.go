@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -15,12 +16,12 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
-	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
+	"github.com/matrix-stripe/matrix-stripe/portal"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
@@ -39,6 +40,7 @@ func chargeEvent(n int, customer string) []byte {
 // benchStack is a bridge with benchCustomers customers whose rooms exist.
 type benchStack struct {
 	*stack
+	fake      *stripefake.Server
 	customers []string
 }
 
@@ -47,7 +49,7 @@ type benchStack struct {
 func startBenchStack(b *testing.B, dbType, dbURI, hold string) *benchStack {
 	b.Helper()
 	fake := newFake(b)
-	s := &benchStack{stack: startStack(b, stackOptions{stripeURL: fake.URL(), dbType: dbType, dbURI: dbURI})}
+	s := &benchStack{stack: startStack(b, stackOptions{stripeURL: fake.URL(), dbType: dbType, dbURI: dbURI}), fake: fake}
 	if s.cfg.Bridge.HoldWindow != hold {
 		// Before any customer exists, so that the restart's catch-up finds
 		// nothing to deliver.
@@ -127,7 +129,8 @@ const benchRound = 100
 
 func benchDelivery(b *testing.B, dbType, dbURI string) {
 	s := startBenchStack(b, dbType, dbURI, "0s")
-	bare := newBareSender(b, s.stack)
+	bare := newBareSender(b, s.stack, s.fake)
+	bare.copyDelivered(b, fmt.Sprintf("evt_bench_%06d", 0))
 	ctx := context.Background()
 	var delivering, sending time.Duration
 	b.ResetTimer()
@@ -218,46 +221,68 @@ func benchHoldLatency(b *testing.B, s *benchStack, next *int, arrive func(b *tes
 	b.ReportMetric(float64(latencies[len(latencies)-1].Milliseconds()), "max-ms")
 }
 
-// BenchmarkBareSend is the ceiling: the same homeserver, rooms with the same
-// members as customer rooms (bot, ghost, an invited agent: Dendrite's cost
-// per send grows with members), as many concurrent senders as delivery
-// workers, and nothing but sends.
+// BenchmarkBareSend is the ceiling on its own: plain notices into customer
+// rooms, as many at once as delivery workers, and nothing but sends.
 func BenchmarkBareSend(b *testing.B) {
-	s := startStack(b, stackOptions{stripeURL: newFake(b).URL()})
-	bare := newBareSender(b, s)
+	fake := newFake(b)
+	s := startStack(b, stackOptions{stripeURL: fake.URL()})
+	bare := newBareSender(b, s, fake)
 	b.ResetTimer()
 	took := bare.send(b, 0, b.N)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/took.Seconds(), "sends/s")
 }
 
-// bareSender sends plain notices as the account's ghost into rooms of its
-// own, as many at once as the bridge has delivery workers.
+// bareSender sends messages as the account's ghost into customer rooms of
+// its own, made by the bridge's room code for customers that get no events
+// (the homeserver's cost per send grows with a room's state: a room of its
+// own making, with fewer state events, made the ceiling 20% higher), as
+// many at once as the bridge has delivery workers.
 type bareSender struct {
 	s     *stack
 	ghost *appservice.IntentAPI
 	rooms []id.RoomID
+	// content is a delivered message to send copies of (copyDelivered); nil:
+	// plain notices.
+	content map[string]any
 }
 
-func newBareSender(b *testing.B, s *stack) *bareSender {
+func newBareSender(b *testing.B, s *stack, fake *stripefake.Server) *bareSender {
 	ctx := context.Background()
 	bs := &bareSender{s: s, ghost: s.bridge.Portal.Ghost("main")}
-	for range benchCustomers {
-		resp, err := s.bridge.Bot.CreateRoom(ctx, &mautrix.ReqCreateRoom{
-			Preset: "private_chat", Invite: []id.UserID{bs.ghost.UserID, "@agent:localhost"},
-		})
+	for i := range benchCustomers {
+		cus, err := fake.Client().Customers.New(&stripe.CustomerParams{Name: stripe.String(fmt.Sprintf("Bare %d", i))})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err = bs.ghost.EnsureJoined(ctx, resp.RoomID); err != nil {
+		room, err := s.bridge.Portal.EnsurePortal(ctx, "main", cus.ID, cus)
+		if err != nil {
 			b.Fatal(err)
 		}
-		bs.rooms = append(bs.rooms, resp.RoomID)
+		bs.rooms = append(bs.rooms, room.RoomID)
 	}
 	return bs
 }
 
-// send sends notices from..from+count and returns how long they took.
+// copyDelivered makes the sender send copies of the message the bridge
+// delivered for stripeEventID: the homeserver's cost per send grows with
+// the content too.
+func (bs *bareSender) copyDelivered(b *testing.B, stripeEventID string) {
+	ctx := context.Background()
+	var room id.RoomID
+	var eventID id.EventID
+	err := bs.s.bridge.DB.QueryRow(ctx, `SELECT room_id, matrix_event_id FROM message WHERE stripe_event_id=$1`, stripeEventID).Scan(&room, &eventID)
+	if err != nil {
+		b.Fatalf("find the message of %s: %v", stripeEventID, err)
+	}
+	evt, err := bs.s.bridge.Bot.GetEvent(ctx, room, eventID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	bs.content = evt.Content.Raw
+}
+
+// send sends messages from..from+count and returns how long they took.
 func (bs *bareSender) send(b *testing.B, from, count int) time.Duration {
 	ctx := context.Background()
 	next := atomic.Int64{}
@@ -273,7 +298,13 @@ func (bs *bareSender) send(b *testing.B, from, count int) time.Duration {
 				if n >= from+count {
 					return
 				}
-				content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: fmt.Sprintf("bare send %d", n)}
+				var content any = &event.MessageEventContent{MsgType: event.MsgNotice, Body: fmt.Sprintf("bare send %d", n)}
+				if bs.content != nil {
+					copied := maps.Clone(bs.content)
+					// Each copy is a new message, as each delivery is.
+					copied[portal.MarkerEventKey] = fmt.Sprintf("evt_bare_%06d", n)
+					content = copied
+				}
 				if _, err := bs.ghost.SendMessageEvent(ctx, bs.rooms[n%len(bs.rooms)], event.EventMessage, content); err != nil {
 					b.Error(err)
 					return

@@ -172,7 +172,7 @@ func (m *Manager) Deliver(ctx context.Context, row *database.Event, opts RenderO
 	}
 
 	if rendering.Customer != nil {
-		eventID, err := sendOnce(ctx, ghost, customerRoom, row, rendering.Customer, CopyCustomer, TxnID(ghost.UserID, row.ID))
+		eventID, err := m.sendOnce(ctx, ghost, customerRoom, row, rendering.Customer, CopyCustomer, TxnID(ghost.UserID, row.ID))
 		if err != nil {
 			return nil, transient(fmt.Errorf("send: %w", err))
 		}
@@ -202,7 +202,7 @@ func (m *Manager) sendFeed(ctx context.Context, ghost *appservice.IntentAPI, row
 	if err != nil {
 		return "", "", err
 	}
-	eventID, err := sendOnce(ctx, ghost, room, row, rendered, CopyFeed, FeedTxnID(ghost.UserID, row.ID))
+	eventID, err := m.sendOnce(ctx, ghost, room, row, rendered, CopyFeed, FeedTxnID(ghost.UserID, row.ID))
 	if err != nil {
 		return "", "", transient(fmt.Errorf("send to feed room: %w", err))
 	}

@@ -72,7 +72,7 @@ func (m *Manager) deliverHappening(ctx context.Context, row *database.Event, evt
 		}
 	}
 	ghost := m.Ghost(row.AccountID)
-	eventID, err := sendOnce(ctx, ghost, room, row, rendered, CopyCustomer, TxnID(ghost.UserID, row.ID))
+	eventID, err := m.sendOnce(ctx, ghost, room, row, rendered, CopyCustomer, TxnID(ghost.UserID, row.ID))
 	if err != nil {
 		return nil, transient(fmt.Errorf("send: %w", err))
 	}
@@ -94,11 +94,18 @@ func (m *Manager) deliverHappening(ctx context.Context, row *database.Event, evt
 	return res, nil
 }
 
-// RecordDelivered stores a delivery's outcome in one commit (on PostgreSQL
-// each commit is an fsync): its message-map rows, and the claimed event —
-// with the events it gathered, for a happening — as delivered.
+// RecordDelivered stores a delivery's outcome in one commit: its
+// message-map rows, and the claimed event — with the events it gathered,
+// for a happening — as delivered.
+//
+// The commit is not waited for on disk (DoUnflushedTxn): a record that a
+// database crash loses leaves the event claimed by an attempt, as a bridge
+// crash before the record would, and the claim is durable, so the next
+// attempt counts as a retry, looks for the message's marker, finds it and
+// records it again. That saves one of the two flushes per event (the
+// claim's must stay: it is what tells the next attempt to look).
 func (m *Manager) RecordDelivered(ctx context.Context, row *database.Event, res *Result) error {
-	return m.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+	return m.DB.DoUnflushedTxn(ctx, func(ctx context.Context) error {
 		for _, msg := range res.Messages {
 			if err := m.DB.Message.Insert(ctx, msg); err != nil {
 				return err
@@ -180,7 +187,7 @@ func (m *Manager) editHappening(ctx context.Context, row *database.Event, evt *s
 		edit := *next.Content
 		edit.SetEdit(lead.MatrixEventID)
 		ghost := m.Ghost(row.AccountID)
-		eventID, err := sendOnce(ctx, ghost, room, row, &Rendered{Content: &edit}, CopyCustomer, TxnID(ghost.UserID, row.ID))
+		eventID, err := m.sendOnce(ctx, ghost, room, row, &Rendered{Content: &edit}, CopyCustomer, TxnID(ghost.UserID, row.ID))
 		if err != nil {
 			return nil, transient(fmt.Errorf("send edit: %w", err))
 		}

@@ -154,15 +154,20 @@ func findMarkedBehind(ctx context.Context, cli *mautrix.Client, room id.RoomID, 
 // sendOnce posts one copy of an inbox event into room, unless an earlier
 // attempt whose outcome is unknown already did: then it returns that
 // message. A first attempt sends at once; only a retry pays for the look-up.
-func sendOnce(ctx context.Context, ghost *appservice.IntentAPI, room id.RoomID, row *database.Event, rendered *Rendered, copy Copy, txnID string) (id.EventID, error) {
+func (m *Manager) sendOnce(ctx context.Context, ghost *appservice.IntentAPI, room id.RoomID, row *database.Event, rendered *Rendered, copy Copy, txnID string) (id.EventID, error) {
 	if row.OutcomeUnknown() {
 		found, err := lookBeforeResend(ctx, ghost, room, row, copy)
 		if err != nil || found != "" {
 			return found, err
 		}
 	}
+	release, err := m.sendSlot(ctx)
+	if err != nil {
+		return "", err
+	}
 	resp, err := ghost.SendMessageEvent(ctx, room, event.EventMessage, markedContent(rendered, row.ID, copy),
 		mautrix.ReqSendEvent{TransactionID: txnID})
+	release()
 	if err != nil {
 		return "", err
 	}

@@ -53,6 +53,30 @@ type Manager struct {
 	roomLocks sync.Map
 	// createSettle replaces creationSettle when set (tests).
 	createSettle time.Duration
+	// sendSlots bounds the deliveries' messages in flight to the
+	// homeserver at once (LimitSends); nil: unbounded.
+	sendSlots chan struct{}
+}
+
+// LimitSends lets at most n deliveries' messages be in flight to the
+// homeserver at once: bridge.delivery_workers, the bridge's concurrency
+// towards it, while more workers than that do the database work around
+// the sends. Call it before the first delivery.
+func (m *Manager) LimitSends(n int) {
+	m.sendSlots = make(chan struct{}, n)
+}
+
+// sendSlot waits for a free send slot; release gives it back.
+func (m *Manager) sendSlot(ctx context.Context) (release func(), err error) {
+	if m.sendSlots == nil {
+		return func() {}, nil
+	}
+	select {
+	case m.sendSlots <- struct{}{}:
+		return func() { <-m.sendSlots }, nil
+	case <-ctx.Done():
+		return nil, transient(fmt.Errorf("wait to send: %w", context.Cause(ctx)))
+	}
 }
 
 // exclusive runs fn while neither this process nor another one runs fn for
