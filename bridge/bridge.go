@@ -21,6 +21,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/commands"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/panel"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 	"github.com/matrix-stripe/matrix-stripe/webchat"
@@ -52,6 +53,8 @@ type Bridge struct {
 	Webhook   *webhook.Handler
 	// WebChat is nil unless web_chat is enabled.
 	WebChat *webchat.Server
+	// Panel is nil unless agent_panel is enabled.
+	Panel *panel.Server
 
 	// HomeserverWait bounds how long Start waits for the homeserver to come up.
 	HomeserverWait time.Duration
@@ -106,6 +109,7 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.initPortal()
 	br.initWebhook()
 	br.initWebChat()
+	br.initPanel()
 	br.Assistant = assistant.New(AssistantOptions(br.Config))
 
 	// Listen before talking to the homeserver: it may send a transaction as
@@ -136,10 +140,14 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 			br.WebChat.Listen(bgCtx, br.Config.Database.URI)
 		}()
 	}
-	br.workers.Add(2)
+	br.workers.Add(3)
 	go func() {
 		defer br.workers.Done()
 		br.catchupLoop(bgCtx)
+	}()
+	go func() {
+		defer br.workers.Done()
+		br.panelWidgetLoop(bgCtx)
 	}()
 	go func() {
 		defer br.workers.Done()

@@ -34,6 +34,7 @@ type Config struct {
 	Bridge     BridgeConfig     `yaml:"bridge"`
 	Assistant  AssistantConfig  `yaml:"assistant"`
 	WebChat    WebChatConfig    `yaml:"web_chat"`
+	Panel      PanelConfig      `yaml:"agent_panel"`
 	Logging    LoggingConfig    `yaml:"logging"`
 }
 

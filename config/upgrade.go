@@ -69,6 +69,9 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Str, "web_chat", "session_lifetime")
 	helper.Copy(up.Map, "web_chat", "accounts")
 
+	helper.Copy(up.Bool, "agent_panel", "enabled")
+	helper.Copy(up.Str, "agent_panel", "public_url")
+
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")
 }
@@ -84,6 +87,7 @@ var Upgrader = &up.StructUpgrader{
 		{"bridge"},
 		{"assistant"},
 		{"web_chat"},
+		{"agent_panel"},
 		{"logging"},
 	},
 	Base: matrixstripe.ExampleConfig,

@@ -145,6 +145,9 @@ func (c *Config) Validate() error {
 	if err := c.validateWebChat(); err != nil {
 		return err
 	}
+	if err := c.validatePanel(); err != nil {
+		return err
+	}
 	switch c.Logging.Format {
 	case "auto", "pretty", "json":
 	default:

@@ -160,3 +160,26 @@ func (p *Portal) sqlVariables() []any {
 		p.CreatedAt.UnixMilli(), p.UpdatedAt.UnixMilli(),
 	}
 }
+
+// PanelWidgetOutdated returns up to limit portals with a room whose agent
+// panel widget is not url ("" for none): the rooms whose widget state the
+// bridge still has to set or remove.
+func (pq *PortalQuery) PanelWidgetOutdated(ctx context.Context, url string, limit int) ([]*Portal, error) {
+	return pq.QueryMany(ctx, panelWidgetOutdatedQuery, url, limit)
+}
+
+// SetPanelWidget records that the portal's room has the widget at url
+// ("" for none).
+func (pq *PortalQuery) SetPanelWidget(ctx context.Context, accountID, customerID, url string) error {
+	return pq.Exec(ctx, setPanelWidgetQuery, accountID, customerID, dbutil.StrPtr(url))
+}
+
+const (
+	// NULL and '' both mean no widget.
+	panelWidgetOutdatedQuery = getPortalBaseQuery + `
+		WHERE room_id IS NOT NULL AND COALESCE(panel_widget_url, '') <> $1
+		ORDER BY account_id, customer_id
+		LIMIT $2
+	`
+	setPanelWidgetQuery = `UPDATE portal SET panel_widget_url=$3 WHERE account_id=$1 AND customer_id=$2`
+)

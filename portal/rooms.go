@@ -388,6 +388,13 @@ func (m *Manager) ensurePortal(ctx context.Context, alias, customerID string, cu
 	if err != nil {
 		return nil, err
 	}
+	if m.Config.Panel.Enabled {
+		// At once, so the agents who were just invited see it; the bridge's
+		// widget pass sets it later if this fails.
+		if err := m.SetPanelWidget(ctx, portal, m.Config.Panel.WidgetURL()); err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Str("room_id", portal.RoomID.String()).Msg("Failed to add the panel widget to the new room")
+		}
+	}
 	return portal, nil
 }
 

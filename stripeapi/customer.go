@@ -62,3 +62,11 @@ func (c *Client) Subscriptions(ctx context.Context, customerID string) ([]*strip
 func (c *Client) Subscription(ctx context.Context, id string) (*stripe.Subscription, error) {
 	return c.API.Subscriptions.Get(id, &stripe.SubscriptionParams{Params: params(ctx)})
 }
+
+// PaymentMethods lists a customer's payment methods of every type, at most
+// limit of them (clamped to 1..MaxListLimit).
+func (c *Client) PaymentMethods(ctx context.Context, customerID string, limit int) ([]*stripe.PaymentMethod, error) {
+	limit = clampLimit(limit)
+	p := &stripe.PaymentMethodListParams{ListParams: listParams(ctx, limit), Customer: stripe.String(customerID)}
+	return collect[*stripe.PaymentMethod](c.API.PaymentMethods.List(p).Iter, limit)
+}

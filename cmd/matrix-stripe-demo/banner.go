@@ -58,6 +58,8 @@ func printBanner(ctx context.Context, w io.Writer, d *demo) {
 		line("  5. Open the billing page, click the chat button and ask \"why did my payment")
 		line("     fail?\"; answer as agent in Element and watch the reply arrive live.")
 	}
+	line("  6. In a customer room in Element, open the Billing widget beside the timeline:")
+	line("     agent sees the customer's billing; alice sees \"for support staff\".")
 	line("")
 	line("  More Stripe events (the fake sends the webhooks Stripe would send):")
 	auth := "curl -X POST -H 'Authorization: Bearer " + apiKey + "' " + fakeURL

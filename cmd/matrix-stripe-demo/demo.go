@@ -245,6 +245,11 @@ func setup(ctx context.Context, opts options) (_ *demo, err error) {
 		AccentColor: "#635bff",
 	}}
 
+	// The agent panel, at the bridge's own listener: Element on this machine
+	// reaches it there.
+	cfg.Panel.Enabled = true
+	cfg.Panel.PublicURL = cfg.AppService.Address
+
 	fmt.Fprintln(opts.Progress, "Starting the bridge")
 	d.Bridge = bridge.New(cfg, bridgeLog, "demo")
 	// Dendrite already answers, so a long wait would only hide a real problem.

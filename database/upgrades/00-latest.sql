@@ -1,4 +1,4 @@
--- v0 -> v10: Latest revision
+-- v0 -> v11: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -40,6 +40,8 @@ CREATE TABLE portal (
 	last_agent_activity_at BIGINT,
 	created_at             BIGINT  NOT NULL,
 	updated_at             BIGINT  NOT NULL,
+	-- The URL of the agent panel widget the room has; NULL for none.
+	panel_widget_url       TEXT,
 
 	PRIMARY KEY (account_id, customer_id),
 	CONSTRAINT portal_account_fkey FOREIGN KEY (account_id)

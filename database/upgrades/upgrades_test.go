@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v10 Latest revision")
-			assertVersion(t, fresh, 10)
+			assertSteps(t, freshLog, "v0->v11 Latest revision")
+			assertVersion(t, fresh, 11)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -77,8 +77,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v6->v7 Group the events of one billing happening into one customer message",
 				"v7->v8 Web chat sessions, customer ghosts and idempotent sends",
 				"v8->v9 Index each customer's queue of pending events for claims",
-				"v9->v10 Record room requests for an account's Space and feed room")
-			assertVersion(t, old, 10)
+				"v9->v10 Record room requests for an account's Space and feed room",
+				"v10->v11 Remember which agent panel widget each customer room has")
+			assertVersion(t, old, 11)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string

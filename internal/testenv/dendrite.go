@@ -238,12 +238,15 @@ func dendriteConfig(serverName, sharedSecret string, registrations []string, dur
 	db := func(name string) yamlMap {
 		return yamlMap{"connection_string": "file:" + name + ".db"}
 	}
+	// Federation is on: Dendrite serves /_matrix/federation/v1/openid/userinfo,
+	// with which the agent panel checks an OpenID token, only then. It
+	// listens on loopback only and has no peers.
 	return yamlMap{
 		"version": 2,
 		"global": yamlMap{
 			"server_name":                    serverName,
 			"private_key":                    dendriteKeyFile,
-			"disable_federation":             true,
+			"disable_federation":             false,
 			"trusted_third_party_id_servers": []string{},
 			"presence":                       yamlMap{"enable_inbound": false, "enable_outbound": false},
 			"report_stats":                   yamlMap{"enabled": false},

@@ -1,0 +1,85 @@
+package bridge
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/matrix-stripe/matrix-stripe/panel"
+)
+
+// initPanel mounts the agent panel on the appservice listener when it is
+// enabled.
+func (br *Bridge) initPanel() {
+	if !br.Config.Panel.Enabled {
+		return
+	}
+	br.Panel = panel.New(panel.Options{
+		Config: br.Config,
+		DB:     br.DB,
+		Billing: func(alias string) panel.Billing {
+			for _, client := range br.Stripe {
+				if client.Alias == alias {
+					return client
+				}
+			}
+			return nil
+		},
+		VerifyOpenID: panel.OpenIDVerifier(br.AS.HTTPClient, br.Config.Homeserver.Address, br.Config.Homeserver.Domain),
+		Log:          br.Log.With().Str("component", "panel").Logger(),
+	})
+	br.AS.Router.Handle(panel.Prefix, br.Panel)
+}
+
+// panelWidgetEvery is how soon a room created since the last pass gets the
+// widget.
+const panelWidgetEvery = 30 * time.Second
+
+// panelWidgetLoop gives every customer room the panel widget (or removes it
+// once the panel is turned off): on start for the rooms that exist, then
+// for the rooms created since. Each room is written to once per change.
+func (br *Bridge) panelWidgetLoop(ctx context.Context) {
+	log := br.Log.With().Str("component", "panel").Logger()
+	ctx = log.WithContext(ctx)
+	url := ""
+	if br.Config.Panel.Enabled {
+		url = br.Config.Panel.WidgetURL()
+	}
+	ticker := time.NewTicker(panelWidgetEvery)
+	defer ticker.Stop()
+	for {
+		br.updatePanelWidgets(ctx, url)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+func (br *Bridge) updatePanelWidgets(ctx context.Context, url string) {
+	log := zerolog.Ctx(ctx)
+	updated := 0
+	for ctx.Err() == nil {
+		portals, err := br.DB.Portal.PanelWidgetOutdated(ctx, url, 100)
+		if err != nil {
+			log.Warn().Err(err).Msg("Failed to list the rooms whose panel widget is out of date")
+			return
+		}
+		if len(portals) == 0 {
+			break
+		}
+		for _, p := range portals {
+			if err = br.Portal.SetPanelWidget(ctx, p, url); err != nil {
+				// Tried again on the next pass; the others go on.
+				log.Warn().Err(err).Str("room_id", p.RoomID.String()).Msg("Failed to update the room's panel widget")
+				return
+			}
+			updated++
+		}
+	}
+	if updated > 0 {
+		log.Info().Int("rooms", updated).Bool("panel_enabled", url != "").Msg("Updated the panel widget of customer rooms")
+	}
+}

@@ -1,0 +1,248 @@
+// Package panel is the agents' side panel: a Matrix room widget, served by
+// the bridge, that shows a customer room's Stripe billing beside the
+// conversation to the people allowed to see it.
+package panel
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
+)
+
+// Prefix is where the panel is served on the bridge's listener.
+const Prefix = "/panel/v1/"
+
+//go:embed assets
+var assets embed.FS
+
+// Options are what the panel needs from the bridge.
+type Options struct {
+	Config *config.Config
+	DB     *database.Database
+	// Billing is the account's Stripe reader, or nil for an unknown alias.
+	Billing func(alias string) Billing
+	// VerifyOpenID asks the homeserver whose user an OpenID token (from
+	// the Widget API's get_openid) belongs to.
+	VerifyOpenID func(ctx context.Context, accessToken string) (id.UserID, error)
+	Log          zerolog.Logger
+}
+
+// Server is the panel's HTTP side.
+type Server struct {
+	opts     Options
+	log      zerolog.Logger
+	static   fs.FS
+	sessions sessionKeys
+}
+
+// New builds the panel server. Mount it at Prefix.
+func New(opts Options) *Server {
+	static, err := fs.Sub(assets, "assets")
+	if err != nil {
+		panic(err) // the embedded tree is part of the binary
+	}
+	return &Server{opts: opts, log: opts.Log, static: static, sessions: newSessionKeys(opts.Config.AppService.ASToken)}
+}
+
+// csp allows the panel's own files only; any page may frame it, as Element
+// runs on whatever origin the deployment chose. The data it shows is
+// fetched with a token only the framed page holds, never with ambient
+// cookies, so framing gives a stranger nothing.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors *"
+
+var assetTypes = map[string]string{
+	"panel.js":  "text/javascript; charset=utf-8",
+	"panel.css": "text/css; charset=utf-8",
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error().Any("panic", p).Str("path", r.URL.Path).Msg("Panel handler panicked")
+			writeError(w, http.StatusInternalServerError, "unavailable", "The panel could not answer; try again.")
+		}
+	}()
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Cache-Control", "no-store")
+	path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
+	switch {
+	case path == "/" && r.Method == http.MethodGet:
+		s.serveFile(w, "index.html", "text/html; charset=utf-8")
+	case strings.HasPrefix(path, "/assets/") && r.Method == http.MethodGet:
+		name := strings.TrimPrefix(path, "/assets/")
+		if typ, ok := assetTypes[name]; ok {
+			s.serveFile(w, name, typ)
+			return
+		}
+		http.NotFound(w, r)
+	case path == "/session" && r.Method == http.MethodPost:
+		s.signIn(w, r)
+	case path == "/session" && r.Method == http.MethodGet:
+		if sess := s.authenticate(w, r); sess != nil {
+			writeJSON(w, http.StatusOK, s.sessionInfo(sess))
+		}
+	case strings.HasPrefix(path, "/rooms/") && strings.HasSuffix(path, "/summary") && r.Method == http.MethodGet:
+		room := id.RoomID(strings.TrimSuffix(strings.TrimPrefix(path, "/rooms/"), "/summary"))
+		if sess := s.authenticate(w, r); sess != nil {
+			s.serveSummary(w, r, sess, room)
+		}
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "No such page.")
+	}
+}
+
+func (s *Server) serveFile(w http.ResponseWriter, name, typ string) {
+	data, err := fs.ReadFile(s.static, name)
+	if err != nil {
+		writeError(w, http.StatusNotFound, "not_found", "No such page.")
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("Content-Security-Policy", csp)
+	_, _ = w.Write(data)
+}
+
+// maxBody caps the sign-in request: a token and a server name.
+const maxBody = 8 << 10
+
+type signInRequest struct {
+	AccessToken      string `json:"access_token"`
+	MatrixServerName string `json:"matrix_server_name"`
+}
+
+// signIn turns an OpenID token into a panel session. Only agents and
+// admins of this bridge get one; a customer, a stranger or a user of
+// another homeserver gets a refusal that names no data.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	// A form post from another site cannot set this type without a CORS
+	// preflight, which the panel never answers.
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "Send the token as JSON.")
+		return
+	}
+	var req signInRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody)).Decode(&req); err != nil || req.AccessToken == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "The sign-in request has no OpenID token.")
+		return
+	}
+	if req.MatrixServerName != s.opts.Config.Homeserver.Domain {
+		writeError(w, http.StatusForbidden, "for_support_staff", "This panel is for support staff.")
+		return
+	}
+	userID, err := s.opts.VerifyOpenID(r.Context(), req.AccessToken)
+	switch {
+	case errors.Is(err, errTokenRefused):
+		writeError(w, http.StatusUnauthorized, "signed_out", "The homeserver did not accept the sign-in; reopen the panel.")
+		return
+	case err != nil:
+		s.log.Warn().Err(err).Msg("Failed to verify a panel sign-in with the homeserver")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "The homeserver could not be asked who you are; try again.")
+		return
+	}
+	if !s.allowed(userID) {
+		s.log.Info().Str("user_id", userID.String()).Msg("Refused the panel to a user without an agent role")
+		writeError(w, http.StatusForbidden, "for_support_staff", "This panel is for support staff.")
+		return
+	}
+	sess := newSession(userID)
+	token, err := s.sessions.sign(sess)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "unavailable", "The panel could not sign you in; try again.")
+		return
+	}
+	setSessionCookie(w, r, token, sess)
+	s.log.Info().Str("user_id", userID.String()).Msg("Panel session started")
+	info := s.sessionInfo(sess)
+	info.Token = token
+	writeJSON(w, http.StatusOK, info)
+}
+
+// allowed: agents and admins of this bridge, never one of its own ghosts.
+func (s *Server) allowed(userID id.UserID) bool {
+	return s.opts.Config.Bridge.Permissions.Get(userID).AtLeast(config.RoleAgent) && !s.opts.Config.IsGhost(userID)
+}
+
+type sessionInfo struct {
+	UserID    id.UserID `json:"user_id"`
+	Role      string    `json:"role"`
+	CSRFToken string    `json:"csrf_token"`
+	// Token authenticates the widget's requests (Authorization: Bearer):
+	// inside Element's frame the session cookie, SameSite=Strict, is not
+	// sent.
+	Token string `json:"token,omitempty"`
+}
+
+func (s *Server) sessionInfo(sess *session) sessionInfo {
+	return sessionInfo{UserID: sess.UserID, Role: string(s.opts.Config.Bridge.Permissions.Get(sess.UserID)), CSRFToken: sess.CSRF}
+}
+
+// authenticate returns the request's session, or answers 401/403 and
+// returns nil. The role is read again on every request, so taking a
+// user's role away ends their sessions at once.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *session {
+	sess, err := s.sessions.fromRequest(r)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "signed_out", "Your sign-in has expired. Reopen the panel from the room in Element.")
+		return nil
+	}
+	if !s.allowed(sess.UserID) {
+		writeError(w, http.StatusForbidden, "for_support_staff", "This panel is for support staff.")
+		return nil
+	}
+	return sess
+}
+
+func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request, sess *session, room id.RoomID) {
+	ctx := r.Context()
+	portal, err := s.opts.DB.Portal.GetByRoom(ctx, room)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "The bridge's database could not be read; try again.")
+		return
+	} else if portal == nil {
+		writeError(w, http.StatusNotFound, "not_a_customer_room", "This room is not a customer room of this bridge.")
+		return
+	}
+	var billing Billing
+	if s.opts.Billing != nil {
+		billing = s.opts.Billing(portal.AccountID)
+	}
+	acct := s.opts.Config.Account(portal.AccountID)
+	if billing == nil || acct == nil {
+		writeError(w, http.StatusNotFound, "not_a_customer_room", "This room's Stripe account is no longer configured.")
+		return
+	}
+	summary, err := buildSummary(ctx, billing, acct, portal)
+	if err != nil {
+		s.log.Warn().Err(err).Str("room_id", room.String()).Str("user_id", sess.UserID.String()).Msg("Failed to read a customer's billing for the panel")
+		writeError(w, http.StatusBadGateway, "stripe_unavailable", "Stripe could not be read just now; try again in a moment.")
+		return
+	}
+	writeJSON(w, http.StatusOK, summary)
+}
+
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, apiError{Error: code, Message: message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
