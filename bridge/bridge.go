@@ -238,6 +238,14 @@ func (br *Bridge) openRoom(ctx context.Context, alias, customerID string, user i
 
 // customerAPI returns the account's Stripe client for customer commands.
 func (br *Bridge) customerAPI(alias string) commands.CustomerAPI {
+	if client := br.stripeClient(alias); client != nil {
+		return client
+	}
+	return nil
+}
+
+// stripeClient is the account's Stripe client, or nil for an unknown alias.
+func (br *Bridge) stripeClient(alias string) *stripeapi.Client {
 	for _, client := range br.Stripe {
 		if client.Alias == alias {
 			return client

@@ -19,10 +19,9 @@ func (br *Bridge) initPanel() {
 		Config: br.Config,
 		DB:     br.DB,
 		Billing: func(alias string) panel.Billing {
-			for _, client := range br.Stripe {
-				if client.Alias == alias {
-					return client
-				}
+			// Not the *Client itself: a nil one would be a non-nil interface.
+			if client := br.stripeClient(alias); client != nil {
+				return client
 			}
 			return nil
 		},

@@ -80,13 +80,12 @@ func TestPanelSignInAndSummary(t *testing.T) {
 	if got, want := widget["url"], "https://bridge.test/panel/v1/?room=$matrix_room_id"; got != want {
 		t.Errorf("widget url %v, want %v", got, want)
 	}
-	var layout map[string]map[string]map[string]any
-	if err := s.bridge.Bot.StateEvent(context.Background(), room, event.Type{Type: "io.element.widgets.layout", Class: event.StateEventType}, "", &layout); err != nil {
-		t.Fatal(err)
-	}
-	if layout["widgets"][portal.PanelWidgetID]["container"] != "right" {
-		t.Errorf("layout %v does not pin the panel", layout)
-	}
+	// The layout is sent after the widget.
+	waitFor(t, 30*time.Second, "the layout pinning the panel", func() (bool, string) {
+		var layout map[string]map[string]map[string]any
+		err := s.bridge.Bot.StateEvent(context.Background(), room, event.Type{Type: "io.element.widgets.layout", Class: event.StateEventType}, "", &layout)
+		return err == nil && layout["widgets"][portal.PanelWidgetID]["container"] == "right", fmt.Sprint(layout, err)
+	})
 
 	agent := s.user(t, "agent")
 	status, session := panelSignIn(t, base, agent)
