@@ -202,6 +202,12 @@ func (br *Bridge) initStripe() {
 }
 
 func (br *Bridge) initCommands() {
+	var panelLink func(ctx context.Context, user id.UserID, room id.RoomID) (string, error)
+	if br.Config.Panel.Enabled {
+		panelLink = func(ctx context.Context, user id.UserID, room id.RoomID) (string, error) {
+			return br.Panel.IssueLink(ctx, user, room)
+		}
+	}
 	br.Commands = commands.NewProcessor(br.Bot.Client, &commands.Deps{
 		Config:           br.Config,
 		Version:          br.Version,
@@ -215,6 +221,7 @@ func (br *Bridge) initCommands() {
 		Messages:         br.DB.Message.GetByEventID,
 		Audit:            br.DB.Audit,
 		OpenRoom:         br.openRoom,
+		PanelLink:        panelLink,
 		Conversations:    br.DB.Portal,
 		SetAssistant:     br.DB.Portal.SetAssistantEnabled,
 		Actions:          br.DB.PendingAction,

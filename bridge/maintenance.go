@@ -47,6 +47,9 @@ func (br *Bridge) maintain(ctx context.Context) {
 	if err := br.DB.WebChat.Prune(ctx, now.Add(-webChatRetention)); err != nil {
 		log.Warn().Err(err).Msg("Failed to prune web chat sessions")
 	}
+	if err := br.DB.PanelLink.Prune(ctx, now); err != nil {
+		log.Warn().Err(err).Msg("Failed to prune panel sign-in links")
+	}
 	if n, err := br.DB.PendingAction.ExpireOld(ctx, now); err != nil {
 		log.Warn().Err(err).Msg("Failed to expire pending actions")
 	} else if n > 0 {

@@ -29,6 +29,8 @@ func managementCommands() []*Command {
 			Help: "Find customers in every account", Func: cmdSearch},
 		{Name: "open", Role: config.RoleAgent, Scope: ManagementOnly, Args: "<cus_…|email|name>",
 			Help: "Open (or create) a customer's room and invite you", Func: cmdOpen},
+		{Name: "panel", Role: config.RoleAgent, Scope: ManagementOnly, Args: "<cus_…|email|name>",
+			Help: "A one-time link to a customer's agent panel in your browser", Func: cmdPanel},
 		{Name: "sync", Role: config.RoleAdmin, Scope: ManagementOnly, Args: "[account]",
 			Help: "Create rooms for every customer of an account", Func: cmdSync},
 		{Name: "audit", Role: config.RoleAgent, Scope: ManagementOnly, Args: "[cus_…|object id] [n]",
@@ -141,35 +143,65 @@ func cmdSearch(ce *Event) {
 }
 
 func cmdOpen(ce *Event) {
-	query, ok := queryArg(ce, "open <cus_…|email|name>")
-	if !ok {
+	portal := openOne(ce, "open <cus_…|email|name>")
+	if portal == nil {
 		return
+	}
+	ce.Reply("Invited you to the room of %s: https://matrix.to/#/%s", plain(portal.Name), portal.RoomID)
+}
+
+// cmdPanel sends a one-time link that opens the agent panel of a
+// customer's room in a browser tab (outside Element's widget).
+func cmdPanel(ce *Event) {
+	if ce.Meta.PanelLink == nil {
+		ce.Reply("The agent panel is not enabled on this bridge (%s in the config).", code("agent_panel"))
+		return
+	}
+	portal := openOne(ce, "panel <cus_…|email|name>")
+	if portal == nil {
+		return
+	}
+	link, err := ce.Meta.PanelLink(ce.Ctx, ce.Sender, portal.RoomID)
+	if err != nil {
+		ce.Log.Err(err).Str("customer_id", portal.CustomerID).Msg("Failed to make a panel sign-in link")
+		ce.Reply("Could not make a sign-in link; please try again.")
+		return
+	}
+	ce.Reply("The panel of %s, signed in as you — the link works once, for 10 minutes; do not share it: %s", plain(portal.Name), link)
+}
+
+// openOne finds the one customer the query names and opens their room,
+// inviting the sender; it answers and returns nil otherwise.
+func openOne(ce *Event, usage string) *database.Portal {
+	query, ok := queryArg(ce, usage)
+	if !ok {
+		return nil
 	}
 	hits, problems := findCustomers(ce, query)
 	switch {
 	case len(hits) == 0 && len(problems) > 0:
 		ce.Reply("Could not search: %s", plain(strings.Join(problems, "; ")))
-		return
+		return nil
 	case len(hits) == 0:
 		ce.Reply("No customer matches.")
-		return
+		return nil
 	case len(hits) > 1:
 		var b strings.Builder
-		b.WriteString("Several customers match; open one by id:\n")
+		b.WriteString("Several customers match; name one by id:\n")
 		for _, h := range hits {
 			b.WriteString("* " + describeHit(h) + "\n")
 		}
 		ce.Reply("%s", b.String())
-		return
+		return nil
 	}
 	hit := hits[0]
 	portal, err := ce.Meta.OpenRoom(ce.Ctx, hit.alias, hit.cus.ID, ce.Sender)
 	if err != nil {
 		ce.Log.Err(err).Str("customer_id", hit.cus.ID).Msg("Failed to open customer room")
 		ce.Reply("Could not open the room for %s; please try again.", code(hit.cus.ID))
-		return
+		return nil
 	}
-	ce.Reply("Invited you to the room of %s: https://matrix.to/#/%s", plain(portal.Name), portal.RoomID)
+	return portal
 }
 
 func cmdSync(ce *Event) {

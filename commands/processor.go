@@ -62,6 +62,9 @@ type Deps struct {
 	API func(accountAlias string) CustomerAPI
 	// Messages finds the billing message a command replies to (nil, nil if unknown).
 	Messages func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (*database.Message, error)
+	// PanelLink makes a one-time link to a room's agent panel for user; nil
+	// when the panel is off.
+	PanelLink func(ctx context.Context, user id.UserID, room id.RoomID) (string, error)
 	// OpenRoom creates or finds a customer's room and invites user to it.
 	OpenRoom func(ctx context.Context, accountAlias, customerID string, user id.UserID) (*database.Portal, error)
 	// SetAssistant switches the assistant for one customer room.

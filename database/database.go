@@ -38,6 +38,8 @@ type Database struct {
 	Invite *InviteQuery
 	// WebChat holds web chat sessions and the users customers speak as.
 	WebChat *WebChatQuery
+	// PanelLink holds one-time sign-in links to the agent panel.
+	PanelLink *PanelLinkQuery
 
 	StateStore *sqlstatestore.SQLStateStore
 }
@@ -58,6 +60,7 @@ func New(db *dbutil.Database) *Database {
 		Processed:      &ProcessedQuery{db: db},
 		Invite:         &InviteQuery{dbutil.MakeQueryHelperSimple(db, newPendingInvite)},
 		WebChat:        &WebChatQuery{db: db},
+		PanelLink:      &PanelLinkQuery{db: db},
 		StateStore:     sqlstatestore.NewSQLStateStore(db, db.Log, false),
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/portal"
@@ -121,5 +122,45 @@ func TestPanelSignInAndSummary(t *testing.T) {
 	otherServer, _ := json.Marshal(map[string]any{"access_token": "x", "matrix_server_name": "evil.example"})
 	if status, _ := panelCall(t, http.MethodPost, base+"/panel/v1/session", "", otherServer); status != http.StatusForbidden {
 		t.Errorf("token of another homeserver: %d, want 403", status)
+	}
+}
+
+// Outside Element, `panel` in the management room sends a one-time link:
+// it signs the agent in once, and never again.
+func TestPanelSignInLink(t *testing.T) {
+	fake := newFake(t)
+	s := startStack(t, stackOptions{fake: fake, configure: enablePanel})
+	base := s.cfg.AppService.Address
+	cus, err := fake.Client().Customers.New(&stripe.CustomerParams{Name: stripe.String("Lina Link"), Email: stripe.String("lina@example.com")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := waitPortal(t, s, cus.ID).RoomID
+	agent := s.user(t, "agent")
+	bot := s.bridge.Bot.UserID
+	dm, err := agent.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Preset: "trusted_private_chat", IsDirect: true, Invite: []id.UserID{bot}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForReply(t, agent, dm.RoomID, bot, "management room")
+	reply := send(t, agent, dm.RoomID, bot, "panel lina@example.com")
+	_, link, found := strings.Cut(reply, "https://bridge.test/panel/v1/?room=")
+	if !found {
+		t.Fatalf("panel reply %q has no link", reply)
+	}
+	roomParam, token, found := strings.Cut(strings.Fields(link)[0], "#link=")
+	if unescaped, _ := url.QueryUnescape(roomParam); !found || unescaped != room.String() {
+		t.Fatalf("link %q: want the room %s and a token in the fragment", link, room)
+	}
+	body, _ := json.Marshal(map[string]string{"token": token})
+	status, session := panelCall(t, http.MethodPost, base+"/panel/v1/link", "", body)
+	if status != http.StatusOK || session["user_id"] != agent.UserID.String() {
+		t.Fatalf("link sign-in: %d %v", status, session)
+	}
+	if status, _ := panelCall(t, http.MethodGet, base+"/panel/v1/rooms/"+url.PathEscape(room.String())+"/summary", session["token"].(string), nil); status != http.StatusOK {
+		t.Errorf("summary after the link: %d", status)
+	}
+	if status, again := panelCall(t, http.MethodPost, base+"/panel/v1/link", "", body); status != http.StatusUnauthorized || again["error"] != "link_used" {
+		t.Errorf("the link used twice: %d %v", status, again)
 	}
 }

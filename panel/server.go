@@ -89,6 +89,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 	case path == "/session" && r.Method == http.MethodPost:
 		s.signIn(w, r)
+	case path == "/link" && r.Method == http.MethodPost:
+		s.useLink(w, r)
 	case path == "/session" && r.Method == http.MethodGet:
 		if sess := s.authenticate(w, r); sess != nil {
 			writeJSON(w, http.StatusOK, s.sessionInfo(sess))
@@ -194,7 +196,7 @@ func (s *Server) sessionInfo(sess *session) sessionInfo {
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *session {
 	sess, err := s.sessions.fromRequest(r)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "signed_out", "Your sign-in has expired. Reopen the panel from the room in Element.")
+		writeError(w, http.StatusUnauthorized, "signed_out", "Your sign-in has expired. Reopen the panel from the room in Element, or send panel in the management room for a link.")
 		return nil
 	}
 	if !s.allowed(sess.UserID) {

@@ -38,7 +38,7 @@ const (
 
 	// The panel's own sentences the tests look for.
 	notStaff  = "This panel is for support staff."
-	signedOut = "Your sign-in has expired. Reopen the panel from the room in Element."
+	signedOut = "Your sign-in has expired. Reopen the panel from the room in Element, or send panel in the management room for a link."
 	blocked   = "Element did not share your identity with the panel, so it cannot show billing data."
 	noRoom    = "Open this panel from a customer room."
 	waiting   = "Waiting for Element…"
@@ -89,7 +89,13 @@ type fakePanel struct {
 	sessions  map[string]bool // cookie values and bearer tokens
 	calls     []sessionCall
 	summaryBy []string // "bearer" or "cookie", one per summary served
+	linkUsed  bool
 }
+
+const (
+	testLinkToken = "one-time-link-token"
+	linkUsed      = "This sign-in link was used already or has expired."
+)
 
 func writeJSON(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "application/json")
@@ -117,6 +123,22 @@ func (f *fakePanel) handler() http.Handler {
 			return
 		}
 		writeJSON(w, 200, `{"user_id": "@alice:example.org", "role": "agent", "csrf_token": "csrf-1"}`)
+	})
+	// The one-time link `panel` sends in the management room: its token,
+	// in the fragment, is posted once.
+	mux.HandleFunc("POST /panel/v1/link", func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Token string }
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		f.mu.Lock()
+		fresh := req.Token == testLinkToken && !f.linkUsed
+		f.linkUsed = f.linkUsed || fresh
+		f.mu.Unlock()
+		if !fresh {
+			writeError(w, 401, "link_used", linkUsed)
+			return
+		}
+		token := f.newSession(w)
+		writeJSON(w, 200, `{"user_id": "@alice:example.org", "role": "agent", "csrf_token": "csrf-1", "token": "`+token+`"}`)
 	})
 	// The one-time sign-in link of browser mode.
 	mux.HandleFunc("GET /panel/v1/signin", func(w http.ResponseWriter, r *http.Request) {
@@ -542,6 +564,26 @@ func TestPanelBrowser(t *testing.T) {
 			t.Errorf("summaries served %v, want one to the cookie", by)
 		}
 		tab.Shot("panel-browser")
+		e.checkClean(t)
+	})
+
+	// A tab opened from the management room's link: the token is posted
+	// once and dropped from the address; the same link again is refused.
+	t.Run("sign-in link", func(t *testing.T) {
+		e := start(t, browser)
+		tab := e.tab
+		linkURL := e.panel.URL + "/panel/v1/?room=" + url.QueryEscape(testRoom) + "#link=" + testLinkToken
+		tab.Navigate(linkURL)
+		tab.WaitFrame("the summary", `return !document.getElementById('summary').hidden;`)
+		if hash := tab.Frame(`return location.hash;`); hash != "" {
+			t.Errorf("the token stays in the address: %q", hash)
+		}
+		if _, by := e.f.snapshot(); len(by) != 1 || by[0] != "bearer" {
+			t.Errorf("summaries served %v, want one to the link's session", by)
+		}
+		// Another query: a new fragment alone would not load the page again.
+		tab.Navigate(e.panel.URL + "/panel/v1/?again=1&room=" + url.QueryEscape(testRoom) + "#link=" + testLinkToken)
+		tab.WaitFrame("the refusal", `return document.getElementById('status').textContent === `+strconv.Quote(linkUsed)+`;`)
 		e.checkClean(t)
 	})
 

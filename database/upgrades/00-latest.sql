@@ -1,4 +1,4 @@
--- v0 -> v11: Latest revision
+-- v0 -> v12: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -237,4 +237,13 @@ CREATE TABLE webchat_send (
 	event_id    TEXT,
 	created_at  BIGINT NOT NULL,
 	PRIMARY KEY (account_id, customer_id, txn_id)
+);
+
+-- One-time sign-in links to the agent panel, by a digest of their token.
+CREATE TABLE panel_link (
+	token_hash TEXT   NOT NULL PRIMARY KEY,
+	user_id    TEXT   NOT NULL,
+	room_id    TEXT   NOT NULL,
+	expires_at BIGINT NOT NULL,
+	used_at    BIGINT
 );

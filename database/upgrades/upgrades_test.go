@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v11 Latest revision")
-			assertVersion(t, fresh, 11)
+			assertSteps(t, freshLog, "v0->v12 Latest revision")
+			assertVersion(t, fresh, 12)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -78,8 +78,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v7->v8 Web chat sessions, customer ghosts and idempotent sends",
 				"v8->v9 Index each customer's queue of pending events for claims",
 				"v9->v10 Record room requests for an account's Space and feed room",
-				"v10->v11 Remember which agent panel widget each customer room has")
-			assertVersion(t, old, 11)
+				"v10->v11 Remember which agent panel widget each customer room has",
+				"v11->v12 One-time sign-in links to the agent panel")
+			assertVersion(t, old, 12)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string

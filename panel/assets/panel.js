@@ -21,7 +21,7 @@
 		blocked: 'Element did not share your identity with the panel, so it cannot show billing data.',
 		signingIn: 'Signing in…',
 		notStaff: 'This panel is for support staff.',
-		signedOut: 'Your sign-in has expired. Reopen the panel from the room in Element.',
+		signedOut: 'Your sign-in has expired. Reopen the panel from the room in Element, or send panel in the management room for a link.',
 		signInFailed: 'The panel could not sign you in. Try again in a moment.',
 		loading: 'Loading…',
 		summaryFailed: 'The panel could not load this room\'s billing. Try again in a moment.',
@@ -374,9 +374,34 @@
 
 	// ---- start --------------------------------------------------------------
 
+	// useLink trades a one-time sign-in link (its token is in the fragment,
+	// which no server sees) for the tab's session, then forgets it.
+	async function useLink(token) {
+		history.replaceState(null, '', location.pathname + location.search);
+		setStatus(TEXT.signingIn);
+		let res;
+		try {
+			res = await api('POST', 'link', {token});
+		} catch {
+			fail(TEXT.offline);
+			return;
+		}
+		if (res.status === 200) {
+			session.token = typeof res.data.token === 'string' && res.data.token ? res.data.token : null;
+			session.csrf = res.data.csrf_token || null;
+			loadSummary();
+		} else if (res.status === 403 && res.data.error === 'for_support_staff') {
+			fail(TEXT.notStaff);
+		} else {
+			fail(messageOf(res.data, TEXT.signInFailed));
+		}
+	}
+
 	ui.refresh.addEventListener('click', loadSummary);
+	const linkToken = new URLSearchParams(location.hash.slice(1)).get('link');
 	if (widgetId === null) {
-		if (room) startSession(null);
+		if (room && linkToken) useLink(linkToken);
+		else if (room) startSession(null);
 		else fail(TEXT.noRoom);
 	} else {
 		// Element waits for the capabilities answer even when there is no
