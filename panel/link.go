@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -51,7 +52,7 @@ func linkHash(token string) string {
 // useLink trades a link's token for a session, once: the page posts it as
 // soon as it loads.
 func (s *Server) useLink(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); len(ct) < 16 || ct[:16] != "application/json" {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "Send the link's token as JSON.")
 		return
 	}

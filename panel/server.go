@@ -11,12 +11,15 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/time/rate"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 )
 
 // Prefix is where the panel is served on the bridge's listener.
@@ -43,6 +46,9 @@ type Server struct {
 	log      zerolog.Logger
 	static   fs.FS
 	sessions sessionKeys
+	// signIns bounds sign-in attempts per client address: each asks the
+	// homeserver, or the database, on a stranger's behalf.
+	signIns *ratelimit.Set
 }
 
 // New builds the panel server. Mount it at Prefix.
@@ -51,7 +57,10 @@ func New(opts Options) *Server {
 	if err != nil {
 		panic(err) // the embedded tree is part of the binary
 	}
-	return &Server{opts: opts, log: opts.Log, static: static, sessions: newSessionKeys(opts.Config.AppService.ASToken)}
+	return &Server{opts: opts, log: opts.Log, static: static, sessions: newSessionKeys(opts.Config.AppService.ASToken),
+		// An agent opens a few panels a minute; a burst covers a page of
+		// rooms opened at once.
+		signIns: ratelimit.New(rate.Every(2*time.Second), 10)}
 }
 
 // csp allows the panel's own files only; any page may frame it, as Element
@@ -87,6 +96,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.NotFound(w, r)
+	case (path == "/session" || path == "/link") && r.Method == http.MethodPost && !s.signIns.Allow(ratelimit.ClientIP(r)):
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusTooManyRequests, "slow_down", "Too many sign-ins from here; wait a few seconds and try again.")
 	case path == "/session" && r.Method == http.MethodPost:
 		s.signIn(w, r)
 	case path == "/link" && r.Method == http.MethodPost:

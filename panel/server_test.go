@@ -154,3 +154,20 @@ func TestOpenIDVerifier(t *testing.T) {
 		t.Errorf("homeserver down: %v (must be an outage, and never show the token)", err)
 	}
 }
+
+// A flood of sign-ins from one address gets "slow down", and never reaches
+// the homeserver.
+func TestSignInRateLimit(t *testing.T) {
+	var asked int
+	s := testServer(t, func(context.Context, string) (id.UserID, error) {
+		asked++
+		return "", errTokenRefused
+	})
+	codes := map[int]int{}
+	for range 30 {
+		codes[do(s, http.MethodPost, "/panel/v1/session", `{"access_token":"x","matrix_server_name":"example.org"}`, jsonType).Code]++
+	}
+	if codes[http.StatusTooManyRequests] == 0 || asked > 11 {
+		t.Errorf("30 sign-ins at once: answers %v, %d asked the homeserver", codes, asked)
+	}
+}

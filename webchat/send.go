@@ -14,6 +14,8 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 )
 
 var txnIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -29,7 +31,7 @@ type sendRequest struct {
 // Matrix transaction id derived from it covers a repeat that races the
 // first send.
 func (s *Server) send(w http.ResponseWriter, r *http.Request, sess *session) {
-	if !s.sessionLimit.allow(sess.TokenHash) || !s.ipLimit.allow(clientIP(r)) {
+	if !s.sessionLimit.Allow(sess.TokenHash) || !s.ipLimit.Allow(ratelimit.ClientIP(r)) {
 		writeError(w, errRateLimited)
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 )
 
@@ -60,8 +60,8 @@ type Server struct {
 	now    func() time.Time
 
 	avatars      avatarCache
-	sessionLimit limiterSet // sends per session
-	ipLimit      limiterSet // sends and sign-ins per client address
+	sessionLimit *ratelimit.Set // sends per session
+	ipLimit      *ratelimit.Set // sends and sign-ins per client address
 }
 
 // maxBody caps every request body: a chat message is at most
@@ -81,8 +81,8 @@ func New(opts Options) *Server {
 		opts: opts, log: opts.Log, static: static, now: time.Now,
 		// A person types a few messages a minute; a burst covers pasting
 		// a few lines at once.
-		sessionLimit: newLimiterSet(rate.Every(3*time.Second), 5),
-		ipLimit:      newLimiterSet(rate.Every(time.Second), 20),
+		sessionLimit: ratelimit.New(rate.Every(3*time.Second), 5),
+		ipLimit:      ratelimit.New(rate.Every(time.Second), 20),
 	}
 	s.hub = newHub(s)
 	return s
@@ -246,7 +246,7 @@ type nameOnly struct {
 // checked in Stripe, their room made if needed, and the user they speak as
 // joined to it under their name.
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
-	if !s.ipLimit.allow(clientIP(r)) {
+	if !s.ipLimit.Allow(ratelimit.ClientIP(r)) {
 		writeError(w, errRateLimited)
 		return
 	}
@@ -390,14 +390,6 @@ func writeError(w http.ResponseWriter, err error) {
 		apiErr = errUnavailable
 	}
 	writeJSON(w, apiErr.status, map[string]string{"error": apiErr.code, "message": apiErr.message})
-}
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func firstNonEmpty(values ...string) string {
