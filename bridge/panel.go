@@ -31,20 +31,24 @@ func (br *Bridge) initPanel() {
 	br.AS.Router.Handle(panel.Prefix, br.Panel)
 }
 
-// panelWidgetEvery is how soon a room created since the last pass gets the
-// widget.
+// panelWidgetEvery is how soon a room whose widget could not be set when
+// it was made gets it.
 const panelWidgetEvery = 30 * time.Second
 
 // panelWidgetLoop gives every customer room the panel widget (or removes it
-// once the panel is turned off): on start for the rooms that exist, then
-// for the rooms created since. Each room is written to once per change.
+// once the panel is turned off): on start for the rooms that exist, then —
+// while the panel is on — for rooms whose widget could not be set when they
+// were made. Each room is written to once per change.
 func (br *Bridge) panelWidgetLoop(ctx context.Context) {
 	log := br.Log.With().Str("component", "panel").Logger()
 	ctx = log.WithContext(ctx)
-	url := ""
-	if br.Config.Panel.Enabled {
-		url = br.Config.Panel.WidgetURL()
+	if !br.Config.Panel.Enabled {
+		// Rooms made while it is off get no widget: one pass removes the
+		// widgets of an earlier run, and there is nothing to retry.
+		br.updatePanelWidgets(ctx, "")
+		return
 	}
+	url := br.Config.Panel.WidgetURL()
 	ticker := time.NewTicker(panelWidgetEvery)
 	defer ticker.Stop()
 	for {

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"maunium.net/go/mautrix/id"
@@ -52,8 +51,7 @@ func linkHash(token string) string {
 // useLink trades a link's token for a session, once: the page posts it as
 // soon as it loads.
 func (s *Server) useLink(w http.ResponseWriter, r *http.Request) {
-	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "Send the link's token as JSON.")
+	if !requireJSON(w, r, "link's token") {
 		return
 	}
 	var req struct {
@@ -75,15 +73,5 @@ func (s *Server) useLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "for_support_staff", "This panel is for support staff.")
 		return
 	}
-	sess := newSession(userID)
-	token, err := s.sessions.sign(sess)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "unavailable", "The panel could not sign you in; try again.")
-		return
-	}
-	setSessionCookie(w, r, token, sess)
-	s.log.Info().Str("user_id", userID.String()).Str("room_id", room.String()).Msg("Panel session started from a sign-in link")
-	info := s.sessionInfo(sess)
-	info.Token = token
-	writeJSON(w, http.StatusOK, info)
+	s.startSession(w, r, userID, room)
 }

@@ -140,10 +140,7 @@ type signInRequest struct {
 // admins of this bridge get one; a customer, a stranger or a user of
 // another homeserver gets a refusal that names no data.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	// A form post from another site cannot set this type without a CORS
-	// preflight, which the panel never answers.
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "Send the token as JSON.")
+	if !requireJSON(w, r, "token") {
 		return
 	}
 	var req signInRequest
@@ -170,6 +167,24 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "for_support_staff", "This panel is for support staff.")
 		return
 	}
+	s.startSession(w, r, userID, "")
+}
+
+// requireJSON refuses a sign-in body that is not JSON (what names it in the
+// answer): a form post from another site cannot set this type without a
+// CORS preflight, which the panel never answers.
+func requireJSON(w http.ResponseWriter, r *http.Request, what string) bool {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, "bad_request", "Send the "+what+" as JSON.")
+		return false
+	}
+	return true
+}
+
+// startSession signs userID in: the session as a cookie for a tab, and as
+// the token in the answer for Element's frame. room is the room a sign-in
+// link was for ("" for none), for the log.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, userID id.UserID, room id.RoomID) {
 	sess := newSession(userID)
 	token, err := s.sessions.sign(sess)
 	if err != nil {
@@ -177,7 +192,11 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setSessionCookie(w, r, token, sess)
-	s.log.Info().Str("user_id", userID.String()).Msg("Panel session started")
+	log := s.log.Info().Str("user_id", userID.String())
+	if room != "" {
+		log = log.Str("room_id", room.String())
+	}
+	log.Msg("Panel session started")
 	info := s.sessionInfo(sess)
 	info.Token = token
 	writeJSON(w, http.StatusOK, info)

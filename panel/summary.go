@@ -112,9 +112,9 @@ type dispute struct {
 }
 
 type conversation struct {
-	State    string     `json:"state"`
-	Assignee id.UserID  `json:"assignee,omitempty"`
-	Since    *time.Time `json:"last_agent_activity,omitempty"`
+	State             string     `json:"state"`
+	Assignee          id.UserID  `json:"assignee,omitempty"`
+	LastAgentActivity *time.Time `json:"last_agent_activity,omitempty"`
 }
 
 // buildSummary reads the customer's billing, the lists in parallel: the
@@ -149,7 +149,7 @@ func buildSummary(ctx context.Context, billing Billing, acct *config.AccountConf
 	out := &Summary{
 		PaymentMethods: []paymentMethod{}, Subscriptions: []subscription{}, OpenInvoices: []invoice{},
 		Payments: []payment{}, Refunds: []refund{}, Disputes: []dispute{},
-		Conversation: conversation{State: string(portal.ConversationState), Assignee: portal.AssignedAgent, Since: timePtr(portal.LastAgentActivityAt)},
+		Conversation: conversation{State: string(portal.ConversationState), Assignee: portal.AssignedAgent, LastAgentActivity: timePtr(portal.LastAgentActivityAt)},
 	}
 	link := func(kind, id string) string { return acct.DashboardLink(kind + "/" + id) }
 	out.Customer = customerInfo{

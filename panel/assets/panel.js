@@ -82,16 +82,24 @@
 
 	// startSession signs in with Element's OpenID credentials, or (creds
 	// null, browser mode) asks whether the cookie still holds a session.
-	async function startSession(creds) {
+	function startSession(creds) {
+		signIn(creds
+			? () => api('POST', 'session', {
+				access_token: creds.access_token, matrix_server_name: creds.matrix_server_name,
+				expires_in: creds.expires_in, token_type: creds.token_type,
+			})
+			: () => api('GET', 'session'),
+		creds ? null : TEXT.signedOut);
+	}
+
+	// signIn runs one way of signing in (request) and takes its answer: the
+	// session, or the sentence for why not. signedOut is what a 401 says,
+	// when it means an ended session rather than a refused sign-in.
+	async function signIn(request, signedOut) {
 		setStatus(TEXT.signingIn);
 		let res;
 		try {
-			res = creds
-				? await api('POST', 'session', {
-					access_token: creds.access_token, matrix_server_name: creds.matrix_server_name,
-					expires_in: creds.expires_in, token_type: creds.token_type,
-				})
-				: await api('GET', 'session');
+			res = await request();
 		} catch {
 			fail(TEXT.offline);
 			return;
@@ -102,8 +110,8 @@
 			loadSummary();
 		} else if (res.status === 403 && res.data.error === 'for_support_staff') {
 			fail(TEXT.notStaff);
-		} else if (res.status === 401 && !creds) {
-			fail(TEXT.signedOut);
+		} else if (res.status === 401 && signedOut) {
+			fail(signedOut);
 		} else {
 			fail(messageOf(res.data, TEXT.signInFailed));
 		}
@@ -376,25 +384,9 @@
 
 	// useLink trades a one-time sign-in link (its token is in the fragment,
 	// which no server sees) for the tab's session, then forgets it.
-	async function useLink(token) {
+	function useLink(token) {
 		history.replaceState(null, '', location.pathname + location.search);
-		setStatus(TEXT.signingIn);
-		let res;
-		try {
-			res = await api('POST', 'link', {token});
-		} catch {
-			fail(TEXT.offline);
-			return;
-		}
-		if (res.status === 200) {
-			session.token = typeof res.data.token === 'string' && res.data.token ? res.data.token : null;
-			session.csrf = res.data.csrf_token || null;
-			loadSummary();
-		} else if (res.status === 403 && res.data.error === 'for_support_staff') {
-			fail(TEXT.notStaff);
-		} else {
-			fail(messageOf(res.data, TEXT.signInFailed));
-		}
+		signIn(() => api('POST', 'link', {token}), null);
 	}
 
 	ui.refresh.addEventListener('click', loadSummary);
