@@ -40,6 +40,8 @@ type Database struct {
 	WebChat *WebChatQuery
 	// PanelLink holds one-time sign-in links to the agent panel.
 	PanelLink *PanelLinkQuery
+	// Fact records what happens in customer rooms, for the dashboard.
+	Fact *FactQuery
 
 	StateStore *sqlstatestore.SQLStateStore
 }
@@ -61,6 +63,7 @@ func New(db *dbutil.Database) *Database {
 		Invite:         &InviteQuery{dbutil.MakeQueryHelperSimple(db, newPendingInvite)},
 		WebChat:        &WebChatQuery{db: db},
 		PanelLink:      &PanelLinkQuery{db: db},
+		Fact:           &FactQuery{dbutil.MakeQueryHelperSimple(db, newFact)},
 		StateStore:     sqlstatestore.NewSQLStateStore(db, db.Log, false),
 	}
 }

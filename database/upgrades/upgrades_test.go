@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v12 Latest revision")
-			assertVersion(t, fresh, 12)
+			assertSteps(t, freshLog, "v0->v13 Latest revision")
+			assertVersion(t, fresh, 13)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -79,8 +79,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v8->v9 Index each customer's queue of pending events for claims",
 				"v9->v10 Record room requests for an account's Space and feed room",
 				"v10->v11 Remember which agent panel widget each customer room has",
-				"v11->v12 One-time sign-in links to the agent panel")
-			assertVersion(t, old, 12)
+				"v11->v12 One-time sign-in links to the agent panel",
+				"v12->v13 Conversation facts")
+			assertVersion(t, old, 13)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
