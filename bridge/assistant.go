@@ -75,6 +75,13 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 		res = &assistant.Result{Intent: assistant.IntentUnknown, Reply: "I couldn't look that up right now.", Handoff: true}
 	}
 	log.Info().Str("intent", string(res.Intent)).Float64("confidence", res.Confidence).Bool("handoff", res.Handoff).Msg("Assistant answered")
+	outcome := database.FactAnswer
+	if res.Handoff {
+		outcome = database.FactHandoff
+	}
+	// Keyed by the customer's message: one answer or handoff per question.
+	br.recordFact(ctx, portal, &database.Fact{Kind: outcome, Actor: br.Bot.UserID, ActorRole: database.RoleAssistant,
+		Detail: string(res.Intent), EventID: evt.ID})
 	reply := res.Reply
 	var mentions []id.UserID
 	if res.Handoff {
@@ -88,6 +95,8 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 		reply = strings.TrimSpace(reply + sep + handoffLine(mentions))
 		if err = br.DB.Portal.SetConversationState(ctx, portal.AccountID, portal.CustomerID, database.ConversationWaiting); err != nil {
 			log.Err(err).Msg("Failed to mark conversation as waiting")
+		} else {
+			br.recordFact(ctx, portal, &database.Fact{Kind: database.FactState, Actor: br.Bot.UserID, Detail: string(database.ConversationWaiting)})
 		}
 	}
 	msg := format.RenderMarkdown(reply, true, false)
@@ -100,9 +109,12 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 	}
 	msg.SetReply(evt)
 	msg.Mentions = &event.Mentions{UserIDs: mentions}
-	if _, err = br.Bot.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &msg); err != nil {
+	resp, err := br.Bot.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, &msg)
+	if err != nil {
 		log.Err(err).Msg("Failed to send assistant reply")
+		return
 	}
+	br.recordFact(ctx, portal, &database.Fact{Kind: database.FactMessage, Actor: br.Bot.UserID, ActorRole: database.RoleAssistant, EventID: resp.EventID})
 }
 
 func (br *Bridge) agentsOnDuty(alias string) []id.UserID {

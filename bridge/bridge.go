@@ -140,6 +140,13 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 			br.WebChat.Listen(bgCtx, br.Config.Database.URI)
 		}()
 	}
+	if br.Panel != nil {
+		br.workers.Add(1)
+		go func() {
+			defer br.workers.Done()
+			br.Panel.Listen(bgCtx, br.Config.Database.URI)
+		}()
+	}
 	br.workers.Add(3)
 	go func() {
 		defer br.workers.Done()
@@ -203,9 +210,13 @@ func (br *Bridge) initStripe() {
 
 func (br *Bridge) initCommands() {
 	var panelLink func(ctx context.Context, user id.UserID, room id.RoomID) (string, error)
+	var dashboardLink func(ctx context.Context, user id.UserID) (string, error)
 	if br.Config.Panel.Enabled {
 		panelLink = func(ctx context.Context, user id.UserID, room id.RoomID) (string, error) {
 			return br.Panel.IssueLink(ctx, user, room)
+		}
+		dashboardLink = func(ctx context.Context, user id.UserID) (string, error) {
+			return br.Panel.IssueDashboardLink(ctx, user)
 		}
 	}
 	br.Commands = commands.NewProcessor(br.Bot.Client, &commands.Deps{
@@ -222,6 +233,9 @@ func (br *Bridge) initCommands() {
 		Audit:            br.DB.Audit,
 		OpenRoom:         br.openRoom,
 		PanelLink:        panelLink,
+		DashboardLink:    dashboardLink,
+		Facts:            br.DB.Fact,
+		Lock:             br.DB.WithRoomLock,
 		Conversations:    br.DB.Portal,
 		SetAssistant:     br.DB.Portal.SetAssistantEnabled,
 		Actions:          br.DB.PendingAction,

@@ -12,6 +12,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/database"
 )
 
 // roleIn is what userID may do in roomID: the configured role, else
@@ -144,6 +145,9 @@ func (br *Bridge) handleBotInvite(ctx context.Context, evt *event.Event, content
 }
 
 func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
+	// The bot's own messages too: a billing event it posted changes what
+	// the room's panel shows.
+	br.roomChanged(ctx, evt)
 	if br.isBridgeUser(evt.Sender) {
 		return
 	}
@@ -168,6 +172,10 @@ func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
 	}
 	if role.AtLeast(config.RoleAgent) {
 		br.noteAgentActivity(ctx, portal)
+		br.recordMessage(ctx, evt, portal, database.RoleAgent)
+		return
+	}
+	if br.recordMessage(ctx, evt, portal, database.RoleCustomer) {
 		return
 	}
 	// The assistant may hand off (a state change and a mention): once only.
@@ -199,6 +207,10 @@ func (br *Bridge) firstDelivery(ctx context.Context, evt *event.Event) bool {
 // handleReaction lets a ✅ on a confirmation prompt run its command; the
 // processor only acts on reactions to the bot's own prompts.
 func (br *Bridge) handleReaction(ctx context.Context, evt *event.Event) {
+	if !br.isBridgeUser(evt.Sender) {
+		rctx, _ := br.eventLog(ctx, evt)
+		br.handleSatisfactionReaction(rctx, evt)
+	}
 	br.handleMessage(ctx, evt)
 }
 

@@ -2,9 +2,13 @@ package bridge
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/panel"
 )
@@ -26,9 +30,46 @@ func (br *Bridge) initPanel() {
 			return nil
 		},
 		VerifyOpenID: panel.OpenIDVerifier(br.AS.HTTPClient, br.Config.Homeserver.Address, br.Config.Homeserver.Domain),
+		Act:          br.Commands.Panel,
+		Messages:     br.roomMessages,
+		RoleIn:       br.roleIn,
+		ProcessID:    br.processPrefix(),
 		Log:          br.Log.With().Str("component", "panel").Logger(),
 	})
 	br.AS.Router.Handle(panel.Prefix, br.Panel)
+	br.AS.Router.HandleFunc(panel.DashboardPrefix, br.Panel.ServeDashboard)
+}
+
+// roomMessages reads a room's last limit events from the homeserver,
+// oldest first, for the dashboard's transcripts.
+func (br *Bridge) roomMessages(ctx context.Context, room id.RoomID, limit int) ([]*event.Event, error) {
+	var out []*event.Event
+	from := ""
+	for len(out) < limit {
+		resp, err := br.Bot.Messages(ctx, room, from, "", mautrix.DirectionBackward, nil, min(limit-len(out), 500))
+		if err != nil {
+			return nil, err
+		}
+		for _, evt := range resp.Chunk {
+			if evt.Type == event.EventMessage {
+				_ = evt.Content.ParseRaw(evt.Type)
+			}
+			out = append(out, evt)
+		}
+		if resp.End == "" || len(resp.Chunk) == 0 {
+			break
+		}
+		from = resp.End
+	}
+	slices.Reverse(out)
+	return out, nil
+}
+
+// roomChanged refreshes the room's open panels: something happened in it.
+func (br *Bridge) roomChanged(ctx context.Context, evt *event.Event) {
+	if br.Panel != nil {
+		br.Panel.Changed(ctx, evt.RoomID)
+	}
 }
 
 // panelWidgetEvery is how soon a room whose widget could not be set when

@@ -39,7 +39,16 @@ func actionKeys(commandEvent id.EventID) (actionID, idempotencyKey string) {
 // It returns nil when there is nothing more to do (redelivery, or a failure
 // it has already told the user about).
 func (p *Processor) storeAction(ce *Event, command string, requester id.UserID, params any, summary string, window time.Duration) *database.PendingAction {
-	actionID, key := actionKeys(ce.ID)
+	return p.storeKeyedAction(ce, command, requester, params, summary, window, "")
+}
+
+// storeKeyedAction is storeAction with the Stripe idempotency key chosen by
+// the command ("" derives it from the command event, as storeAction does).
+func (p *Processor) storeKeyedAction(ce *Event, command string, requester id.UserID, params any, summary string, window time.Duration, key string) *database.PendingAction {
+	actionID, eventKey := actionKeys(ce.ID)
+	if key == "" {
+		key = eventKey
+	}
 	existing, err := p.deps.Actions.Get(ce.Ctx, actionID)
 	if err != nil {
 		ce.Log.Err(err).Msg("Failed to look up pending action")
@@ -71,7 +80,13 @@ func (p *Processor) storeAction(ce *Event, command string, requester id.UserID, 
 // askConfirmation stores the write and shows exactly what will happen. The
 // requester confirms with ✅ on the prompt or with `confirm`.
 func (p *Processor) askConfirmation(ce *Event, portal *database.Portal, command, target string, params any, summary string) {
-	action := p.storeAction(ce, command, ce.Sender, params, summary, confirmWindow)
+	p.askKeyedConfirmation(ce, portal, command, target, params, summary, "")
+}
+
+// askKeyedConfirmation is askConfirmation with the write's idempotency key
+// chosen by the command (see storeKeyedAction).
+func (p *Processor) askKeyedConfirmation(ce *Event, portal *database.Portal, command, target string, params any, summary, key string) {
+	action := p.storeKeyedAction(ce, command, ce.Sender, params, summary, confirmWindow, key)
 	if action == nil {
 		return
 	}
@@ -82,7 +97,8 @@ func (p *Processor) askConfirmation(ce *Event, portal *database.Portal, command,
 	promptID := ce.Respond(prompt, commands.ReplyOpts{AllowMarkdown: true, Reply: true, Extra: map[string]any{
 		commands.ReactionCommandsKey: map[string]any{"✅": prefix + " confirm " + actionID},
 	}})
-	if promptID != "" {
+	// A prompt held for the panel names no event in the room.
+	if promptID != "" && !isPanelEvent(promptID) {
 		if err := p.deps.Actions.SetPromptEvent(ce.Ctx, actionID, promptID); err != nil {
 			ce.Log.Warn().Err(err).Msg("Failed to record confirmation prompt")
 		}
@@ -234,7 +250,8 @@ func (p *Processor) withdrawIfRedacted(ce *Event, action *database.PendingAction
 		return false, true
 	}
 	for _, evtID := range []id.EventID{action.CommandEventID, action.PromptEventID} {
-		if evtID == "" {
+		// A panel click is no event in the room: nobody can redact it.
+		if evtID == "" || isPanelEvent(evtID) {
 			continue
 		}
 		redacted, err := p.deps.EventRedacted(ce.Ctx, action.RoomID, evtID)
@@ -303,6 +320,9 @@ func (p *Processor) execute(ce *Event, action *database.PendingAction) {
 		return
 	}
 	reply, target, requestID, err := run(ce, portal, api, action)
+	if call, ok := ce.Ctx.Value(panelCallKey{}).(*panelCall); ok && call != nil {
+		call.ran, call.failed = true, err != nil
+	}
 	entry.TargetObject, entry.StripeRequestID = target, requestID
 	if err != nil {
 		log.Warn().Err(err).Msg("Confirmed action failed")
@@ -314,5 +334,6 @@ func (p *Processor) execute(ce *Event, action *database.PendingAction) {
 	log.Info().Str("target", target).Str("stripe_request_id", requestID).Msg("Confirmed action done")
 	entry.Outcome = database.AuditOK
 	p.audit(ce, entry)
+	p.recordWrite(ce, portal, action)
 	ce.Reply("%s", reply)
 }

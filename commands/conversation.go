@@ -70,6 +70,7 @@ func (p *Processor) cmdAssign(ce *Event) {
 		ce.Reply("Could not assign the conversation; please try again.")
 		return
 	}
+	p.recordFact(ce, portal, &database.Fact{Kind: database.FactAssign, Detail: string(assignee)})
 	ce.Reply("Assigned this conversation to %s.", code(string(assignee)))
 }
 
@@ -92,8 +93,10 @@ func (p *Processor) conversationSetter(state database.ConversationState) func(ce
 			ce.Reply("Could not update the conversation; please try again.")
 			return
 		}
+		p.recordFact(ce, portal, &database.Fact{Kind: database.FactState, Detail: string(state)})
 		if state == database.ConversationResolved {
 			ce.Reply("Marked this conversation resolved.")
+			p.askSatisfaction(ce, portal)
 		} else {
 			ce.Reply("Reopened this conversation.")
 		}

@@ -31,6 +31,8 @@ func managementCommands() []*Command {
 			Help: "Open (or create) a customer's room and invite you", Func: cmdOpen},
 		{Name: "panel", Role: config.RoleAgent, Scope: ManagementOnly, Args: "<cus_…|email|name>",
 			Help: "A one-time link to a customer's agent panel in your browser", Func: cmdPanel},
+		{Name: "dashboard", Role: config.RoleAgent, Scope: ManagementOnly,
+			Help: "A one-time sign-in link to the support dashboard (inbox, transcripts, insights)", Func: cmdDashboard},
 		{Name: "sync", Role: config.RoleAdmin, Scope: ManagementOnly, Args: "[account]",
 			Help: "Create rooms for every customer of an account", Func: cmdSync},
 		{Name: "audit", Role: config.RoleAgent, Scope: ManagementOnly, Args: "[cus_…|object id] [n]",
@@ -300,4 +302,23 @@ func cmdAudit(ce *Event) {
 		b.WriteString(auditLine(e) + "\n")
 	}
 	ce.Reply("%s", b.String())
+}
+
+// cmdDashboard sends a one-time sign-in link to the support dashboard.
+func cmdDashboard(ce *Event) {
+	if ce.Meta.DashboardLink == nil {
+		ce.Reply("The support dashboard is part of the agent panel, which is not enabled on this bridge (%s in the config).", code("agent_panel"))
+		return
+	}
+	if len(ce.Args) > 0 {
+		ce.Reply("Usage: %s takes no arguments.", code("dashboard"))
+		return
+	}
+	link, err := ce.Meta.DashboardLink(ce.Ctx, ce.Sender)
+	if err != nil {
+		ce.Log.Err(err).Msg("Failed to make a dashboard sign-in link")
+		ce.Reply("Could not make a sign-in link; please try again.")
+		return
+	}
+	ce.Reply("The support dashboard, signed in as you — the link works once, for 10 minutes; do not share it: %s", link)
 }

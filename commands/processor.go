@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -65,6 +66,15 @@ type Deps struct {
 	// PanelLink makes a one-time link to a room's agent panel for user; nil
 	// when the panel is off.
 	PanelLink func(ctx context.Context, user id.UserID, room id.RoomID) (string, error)
+	// DashboardLink makes a one-time sign-in link to the support dashboard
+	// for user; nil when the panel is off.
+	DashboardLink func(ctx context.Context, user id.UserID) (string, error)
+	// Lock runs fn while no other bridge process runs fn for the same key
+	// (database.WithRoomLock); nil locks nothing across processes.
+	Lock func(ctx context.Context, key string, fn func(ctx context.Context) error) error
+	// Facts records what happens in conversations, for the dashboard; nil
+	// records nothing.
+	Facts FactRecorder
 	// OpenRoom creates or finds a customer's room and invites user to it.
 	OpenRoom func(ctx context.Context, accountAlias, customerID string, user id.UserID) (*database.Portal, error)
 	// SetAssistant switches the assistant for one customer room.
@@ -83,6 +93,12 @@ type Deps struct {
 	EventRedacted func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (bool, error)
 	// Now is the clock (tests set it); nil means time.Now.
 	Now func() time.Time
+}
+
+// FactRecorder keeps the conversation facts the dashboard's figures come
+// from (*database.FactQuery).
+type FactRecorder interface {
+	Insert(ctx context.Context, fact *database.Fact) (bool, error)
 }
 
 // AuditLog is where writes are recorded.
@@ -145,10 +161,13 @@ type Processor struct {
 	limiter  *rateLimiter
 	// executors run confirmed writes, by command name.
 	executors map[string]executor
+	// refundMu makes refunds one at a time in this process (see lockCharge).
+	refundMu sync.Mutex
 }
 
 // NewProcessor registers the built-in commands. client sends the replies.
 func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
+	installPanelTransport(client)
 	p := &Processor{proc: mcmd.NewProcessor[*Deps](client), deps: deps, limiter: newRateLimiter(commandBurst, commandRefill), executors: make(map[string]executor)}
 	p.proc.Meta = deps
 	prefix := deps.Config.Bridge.CommandPrefix

@@ -226,12 +226,17 @@ func TestUnsubscribeAtPeriodEnd(t *testing.T) {
 
 func TestConversationCommands(t *testing.T) {
 	env := newSelfEnv(t)
+	env.proc.deps.Facts = env.db.Fact
 	ctx := context.Background()
 	env.want(t, customer, "$a0", "!stripe assign", "permission")
 	env.want(t, agent, "$a1", "!stripe assign "+string(customer), "not an agent")
 	env.want(t, agent, "$a2", "!stripe assign not-an-mxid", "not a Matrix user ID")
 	env.want(t, agent, "$a3", "!stripe assign", "Assigned")
-	env.want(t, agent, "$a4", "!stripe resolve", "resolved")
+	// Resolved, then the customer is asked the one question.
+	env.want(t, agent, "$a4", "!stripe resolve", "Did we solve it?")
+	if replies := env.rec.replies(); len(replies) < 2 || !strings.Contains(replies[len(replies)-2].Body, "Marked this conversation resolved") {
+		t.Errorf("resolve replies %+v", replies)
+	}
 	env.want(t, agent, "$a5", "!stripe resolve", "already resolved")
 	got, err := env.db.Portal.GetByRoom(ctx, otherRoom)
 	if err != nil || got.AssignedAgent != agent || got.ConversationState != database.ConversationResolved || got.MatrixUserID != customer {
@@ -240,6 +245,21 @@ func TestConversationCommands(t *testing.T) {
 	env.want(t, agent, "$a6", "!stripe reopen", "Reopened")
 	if got, _ = env.db.Portal.GetByRoom(ctx, otherRoom); got.ConversationState != database.ConversationOpen {
 		t.Errorf("state %s after reopen", got.ConversationState)
+	}
+	// The dashboard's facts: the assignment, both state changes and the question.
+	facts, err := env.db.Fact.Room(ctx, otherRoom, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, f := range facts {
+		kinds = append(kinds, string(f.Kind)+":"+f.Detail)
+		if f.Actor != agent || f.CustomerID != "cus_alice" {
+			t.Errorf("fact %+v", f)
+		}
+	}
+	if got, want := strings.Join(kinds, " "), "assign:"+string(agent)+" state:resolved csat_asked: state:open"; got != want {
+		t.Errorf("facts %q, want %q", got, want)
 	}
 }
 

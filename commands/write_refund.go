@@ -1,7 +1,11 @@
 package commands
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -32,6 +36,21 @@ type refundParams struct {
 	Amount          int64  `json:"amount"`
 	Currency        string `json:"currency"`
 	Reason          string `json:"reason,omitempty"`
+	// Refunded is how much of the charge was refunded when the refund was
+	// asked for: a confirmation that finds the charge refunded since does
+	// nothing (see runRefund).
+	Refunded int64 `json:"refunded"`
+}
+
+// refundKey is the idempotency key of a refund of amount asked while
+// refunded of the charge was already refunded. The same refund asked in
+// chat and in the panel, by two agents or on two bridge processes, reaches
+// Stripe as one request: the second gets the first's answer, or Stripe's
+// idempotency error, never a second refund. The amount is part of it so
+// that a refund that failed can be asked again for another amount.
+func refundKey(chargeID string, refunded, amount int64) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("matrix-stripe refund\x00%s\x00%d\x00%d", chargeID, refunded, amount)))
+	return "mxstripe_refund_" + hex.EncodeToString(sum[:20])
 }
 
 func (p *Processor) refundCommands() []*Command {
@@ -121,7 +140,7 @@ func (p *Processor) cmdRefund(ce *Event) {
 		ce.Reply("Only successful payments can be refunded; %s is %s.", code(ch.ID), ch.Status)
 		return
 	}
-	params := refundParams{ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency)}
+	params := refundParams{ChargeID: ch.ID, Amount: left, Currency: string(ch.Currency), Refunded: ch.AmountRefunded}
 	if len(args) > 0 {
 		if _, isReason := refundReasons[strings.ToLower(args[0])]; !isReason {
 			amount, err := stripeapi.ParseAmount(args[0], string(ch.Currency))
@@ -159,8 +178,11 @@ func (p *Processor) cmdRefund(ce *Event) {
 	if ch.AmountRefunded > 0 {
 		summary += fmt.Sprintf(" %s was already refunded.", stripeapi.FormatAmount(ch.AmountRefunded, string(ch.Currency)))
 	}
-	p.askConfirmation(ce, portal, "refund", ch.ID, params, summary)
+	p.askKeyedConfirmation(ce, portal, "refund", ch.ID, params, summary, refundKey(ch.ID, ch.AmountRefunded, params.Amount))
 }
+
+// errRefundedSince: the charge changed between the question and the answer.
+var errRefundedSince = errors.New("charge refunded since the refund was asked for")
 
 func reasonSuffix(reason string) string {
 	if reason == "" {
@@ -177,6 +199,39 @@ func (p *Processor) runRefund(ce *Event, portal *database.Portal, api CustomerAP
 	if why := p.overCeiling("refund", params.Amount, params.Currency); why != "" {
 		return why + " Nothing was refunded.", params.ChargeID, "", errOverCeiling
 	}
+	var reply, target, requestID string
+	err := p.lockCharge(ce.Ctx, params.ChargeID, func(ctx context.Context) error {
+		var err error
+		reply, target, requestID, err = p.refundOnce(ce, api, action, params)
+		return err
+	})
+	return reply, target, requestID, err
+}
+
+// lockCharge runs fn while no other refund of the charge runs, in this
+// process or (on PostgreSQL) any other: the look at what is refunded and
+// the refund are one step, so two refunds of other amounts asked of the
+// same charge state cannot both go through.
+func (p *Processor) lockCharge(ctx context.Context, chargeID string, fn func(ctx context.Context) error) error {
+	p.refundMu.Lock()
+	defer p.refundMu.Unlock()
+	if p.deps.Lock == nil {
+		return fn(ctx)
+	}
+	return p.deps.Lock(ctx, "refund:"+chargeID, fn)
+}
+
+func (p *Processor) refundOnce(ce *Event, api CustomerAPI, action *database.PendingAction, params refundParams) (string, string, string, error) {
+	if params.ChargeID != "" {
+		ch, err := api.Charge(ce.Ctx, params.ChargeID)
+		if err != nil {
+			return "Nothing was refunded: " + stripeapi.Describe(err), params.ChargeID, "", err
+		}
+		if ch.AmountRefunded != params.Refunded {
+			return fmt.Sprintf("Nothing more was refunded: this payment has been refunded since you asked (%s of it is refunded now). Run %s again if more is due.",
+				stripeapi.FormatAmount(ch.AmountRefunded, string(ch.Currency)), code("refund")), params.ChargeID, "", errRefundedSince
+		}
+	}
 	refund, err := api.CreateRefund(ce.Ctx, stripeapi.RefundRequest{
 		ChargeID: params.ChargeID, PaymentIntentID: params.PaymentIntentID,
 		Amount: params.Amount, Reason: params.Reason, IdempotencyKey: action.IdempotencyKey,
@@ -186,7 +241,10 @@ func (p *Processor) runRefund(ce *Event, portal *database.Portal, api CustomerAP
 	if refund != nil && refund.LastResponse != nil {
 		requestID = refund.LastResponse.RequestID
 	}
-	if err != nil {
+	var stripeErr *stripe.Error
+	if errors.As(err, &stripeErr) && stripeErr.Type == stripe.ErrorTypeIdempotency {
+		return "Nothing more was refunded: another refund of this payment was confirmed at the same moment.", params.ChargeID, requestID, err
+	} else if err != nil {
 		return "Nothing was refunded: " + stripeapi.Describe(err), params.ChargeID, requestID, err
 	}
 	return fmt.Sprintf("Refunded %s (%s, %s). The refund will appear in the timeline when Stripe reports it.",

@@ -207,7 +207,7 @@ func TestRefundExpiresAndStripeErrorsAreSentences(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := env.run(t, agent, "$y2", "!stripe confirm")
-	if got == nil || !strings.Contains(got.Body, "Nothing was refunded") || strings.Contains(got.Body, "req_") {
+	if got == nil || !strings.Contains(got.Body, "refunded since you asked") || strings.Contains(got.Body, "req_") {
 		t.Errorf("stripe error reply %+v", got)
 	}
 	if got = env.run(t, agent, "$z", "!stripe refund "+env.charge); got == nil || !strings.Contains(got.Body, "already been fully refunded") {

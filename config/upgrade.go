@@ -71,6 +71,7 @@ func doUpgrade(helper up.Helper) {
 
 	helper.Copy(up.Bool, "agent_panel", "enabled")
 	helper.Copy(up.Str, "agent_panel", "public_url")
+	helper.Copy(up.Str, "agent_panel", "response_target")
 
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")

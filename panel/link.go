@@ -29,6 +29,23 @@ var ErrNotStaff = errors.New("the panel is for support staff")
 // proxy's access log nor a URL previewer, and only the page itself (its
 // script) can use it.
 func (s *Server) IssueLink(ctx context.Context, userID id.UserID, room id.RoomID) (string, error) {
+	token, err := s.newLink(ctx, userID, room)
+	if err != nil {
+		return "", err
+	}
+	return s.opts.Config.Panel.WidgetURL() + "?room=" + url.QueryEscape(room.String()) + "#link=" + token, nil
+}
+
+// IssueDashboardLink is IssueLink for the support dashboard.
+func (s *Server) IssueDashboardLink(ctx context.Context, userID id.UserID) (string, error) {
+	token, err := s.newLink(ctx, userID, "")
+	if err != nil {
+		return "", err
+	}
+	return s.opts.Config.Panel.DashboardURL() + "#link=" + token, nil
+}
+
+func (s *Server) newLink(ctx context.Context, userID id.UserID, room id.RoomID) (string, error) {
 	if !s.allowed(userID) {
 		return "", ErrNotStaff
 	}
@@ -40,7 +57,7 @@ func (s *Server) IssueLink(ctx context.Context, userID id.UserID, room id.RoomID
 	if err := s.opts.DB.PanelLink.Insert(ctx, linkHash(token), userID, room, time.Now().Add(linkLifetime)); err != nil {
 		return "", fmt.Errorf("store the sign-in link: %w", err)
 	}
-	return s.opts.Config.Panel.WidgetURL() + "?room=" + url.QueryEscape(room.String()) + "#link=" + token, nil
+	return token, nil
 }
 
 func linkHash(token string) string {

@@ -15,10 +15,13 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-stripe/matrix-stripe/commands"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/insights"
 	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 )
 
@@ -37,7 +40,16 @@ type Options struct {
 	// VerifyOpenID asks the homeserver whose user an OpenID token (from
 	// the Widget API's get_openid) belongs to.
 	VerifyOpenID func(ctx context.Context, accessToken string) (id.UserID, error)
-	Log          zerolog.Logger
+	// Act runs a click through the command engine, as the signed-in agent.
+	Act func(ctx context.Context, req *commands.PanelRequest) (*commands.PanelResult, error)
+	// Messages reads a room's messages from the homeserver, oldest first,
+	// at most limit (the dashboard's transcripts).
+	Messages func(ctx context.Context, room id.RoomID, limit int) ([]*event.Event, error)
+	// RoleIn is what a user may do in a room, as the commands see it.
+	RoleIn func(ctx context.Context, room id.RoomID, user id.UserID) config.Role
+	// ProcessID names this process in the live feed's notifications.
+	ProcessID string
+	Log       zerolog.Logger
 }
 
 // Server is the panel's HTTP side.
@@ -49,6 +61,7 @@ type Server struct {
 	// signIns bounds sign-in attempts per client address: each asks the
 	// homeserver, or the database, on a stranger's behalf.
 	signIns *ratelimit.Set
+	feeds   feeds
 }
 
 // New builds the panel server. Mount it at Prefix.
@@ -75,24 +88,48 @@ var assetTypes = map[string]string{
 	"panel.css": "text/css; charset=utf-8",
 }
 
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error().Any("panic", p).Str("path", r.URL.Path).Msg("Panel handler panicked")
-			writeError(w, http.StatusInternalServerError, "unavailable", "The panel could not answer; try again.")
-		}
-	}()
+func (s *Server) recoverPanic(w http.ResponseWriter, r *http.Request) {
+	if p := recover(); p != nil {
+		s.log.Error().Any("panic", p).Str("path", r.URL.Path).Msg("Panel handler panicked")
+		writeError(w, http.StatusInternalServerError, "unavailable", "The panel could not answer; try again.")
+	}
+}
+
+func (s *Server) commonHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Cache-Control", "no-store")
+}
+
+// customerRoom is the room's portal, or nil when it is not a customer
+// room of this bridge (the request has been answered).
+func (s *Server) customerRoom(w http.ResponseWriter, r *http.Request, room id.RoomID) *database.Portal {
+	portal, err := s.opts.DB.Portal.GetByRoom(r.Context(), room)
+	if err != nil {
+		s.dbUnavailable(w, err)
+		return nil
+	} else if portal == nil {
+		writeError(w, http.StatusNotFound, "not_a_customer_room", "This room is not a customer room of this bridge.")
+	}
+	return portal
+}
+
+func (s *Server) dbUnavailable(w http.ResponseWriter, err error) {
+	s.log.Warn().Err(err).Msg("Failed to read the bridge's database for the panel")
+	writeError(w, http.StatusServiceUnavailable, "unavailable", "The bridge's database could not be read; try again.")
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer s.recoverPanic(w, r)
+	s.commonHeaders(w)
 	path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(Prefix, "/"))
 	switch {
 	case path == "/" && r.Method == http.MethodGet:
-		s.serveFile(w, "index.html", "text/html; charset=utf-8")
+		s.serveAsset(w, "index.html", "text/html; charset=utf-8", csp)
 	case strings.HasPrefix(path, "/assets/") && r.Method == http.MethodGet:
 		name := strings.TrimPrefix(path, "/assets/")
 		if typ, ok := assetTypes[name]; ok {
-			s.serveFile(w, name, typ)
+			s.serveAsset(w, name, typ, csp)
 			return
 		}
 		http.NotFound(w, r)
@@ -107,24 +144,44 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sess := s.authenticate(w, r); sess != nil {
 			writeJSON(w, http.StatusOK, s.sessionInfo(sess))
 		}
-	case strings.HasPrefix(path, "/rooms/") && strings.HasSuffix(path, "/summary") && r.Method == http.MethodGet:
-		room := id.RoomID(strings.TrimSuffix(strings.TrimPrefix(path, "/rooms/"), "/summary"))
-		if sess := s.authenticate(w, r); sess != nil {
-			s.serveSummary(w, r, sess, room)
-		}
+	case strings.HasPrefix(path, "/rooms/"):
+		s.serveRoom(w, r, strings.TrimPrefix(path, "/rooms/"))
 	default:
 		writeError(w, http.StatusNotFound, "not_found", "No such page.")
 	}
 }
 
-func (s *Server) serveFile(w http.ResponseWriter, name, typ string) {
+// serveRoom answers /rooms/{room}/…: the summary, the live feed, actions.
+func (s *Server) serveRoom(w http.ResponseWriter, r *http.Request, path string) {
+	roomPart, rest, _ := strings.Cut(path, "/")
+	room := id.RoomID(roomPart)
+	var serve func(sess *session)
+	switch {
+	case rest == "summary" && r.Method == http.MethodGet:
+		serve = func(sess *session) { s.serveSummary(w, r, sess, room) }
+	case rest == "events" && r.Method == http.MethodGet:
+		serve = func(sess *session) { s.serveFeed(w, r, sess, room) }
+	case (rest == "actions" || strings.HasPrefix(rest, "actions/")) && r.Method == http.MethodPost && s.opts.Act != nil:
+		serve = func(sess *session) {
+			s.serveAction(w, r, sess, room, strings.TrimPrefix(strings.TrimPrefix(rest, "actions"), "/"))
+		}
+	default:
+		writeError(w, http.StatusNotFound, "not_found", "No such page.")
+		return
+	}
+	if sess := s.authenticate(w, r); sess != nil {
+		serve(sess)
+	}
+}
+
+func (s *Server) serveAsset(w http.ResponseWriter, name, typ, policy string) {
 	data, err := fs.ReadFile(s.static, name)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "not_found", "No such page.")
 		return
 	}
 	w.Header().Set("Content-Type", typ)
-	w.Header().Set("Content-Security-Policy", csp)
+	w.Header().Set("Content-Security-Policy", policy)
 	_, _ = w.Write(data)
 }
 
@@ -239,12 +296,8 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *session {
 
 func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request, sess *session, room id.RoomID) {
 	ctx := r.Context()
-	portal, err := s.opts.DB.Portal.GetByRoom(ctx, room)
-	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "The bridge's database could not be read; try again.")
-		return
-	} else if portal == nil {
-		writeError(w, http.StatusNotFound, "not_a_customer_room", "This room is not a customer room of this bridge.")
+	portal := s.customerRoom(w, r, room)
+	if portal == nil {
 		return
 	}
 	var billing Billing
@@ -257,12 +310,30 @@ func (s *Server) serveSummary(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	summary, err := buildSummary(ctx, billing, acct, portal)
+	if err == nil {
+		summary.Conversation.WaitingSince = s.waitingSince(ctx, portal)
+	}
 	if err != nil {
 		s.log.Warn().Err(err).Str("room_id", room.String()).Str("user_id", sess.UserID.String()).Msg("Failed to read a customer's billing for the panel")
 		writeError(w, http.StatusBadGateway, "stripe_unavailable", "Stripe could not be read just now; try again in a moment.")
 		return
 	}
 	writeJSON(w, http.StatusOK, summary)
+}
+
+// waitingSince reads the room's facts for how long the customer has waited
+// (nil when nothing waits, or the facts cannot be read: the panel shows
+// the rest).
+func (s *Server) waitingSince(ctx context.Context, portal *database.Portal) *time.Time {
+	facts, err := s.opts.DB.Fact.Room(ctx, portal.RoomID, 500)
+	if err != nil {
+		s.log.Warn().Err(err).Str("room_id", portal.RoomID.String()).Msg("Failed to read the room's conversation facts")
+		return nil
+	}
+	if row := insights.Inbox(facts, time.Now(), s.opts.Config.Panel.ResponseTargetDuration())[portal.RoomID]; row != nil {
+		return row.WaitingSince
+	}
+	return nil
 }
 
 type apiError struct {

@@ -72,7 +72,7 @@ func TestSignIn(t *testing.T) {
 				return
 			}
 			cookie := rec.Result().Cookies()[0]
-			if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != Prefix {
+			if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" {
 				t.Errorf("cookie %+v", cookie)
 			}
 			// Both ways in: the widget's bearer token, a tab's cookie.

@@ -91,9 +91,11 @@ func (k sessionKeys) fromRequest(r *http.Request) (*session, error) {
 
 // setSessionCookie keeps the session for a browser tab; Secure when the
 // panel is reached over https (directly or behind a proxy that says so).
+// Its path is the whole listener: the dashboard (/dashboard/) signs in
+// with the same session.
 func setSessionCookie(w http.ResponseWriter, r *http.Request, token string, sess *session) {
 	http.SetCookie(w, &http.Cookie{
-		Name: cookieName, Value: token, Path: Prefix, Expires: sess.Expires,
+		Name: cookieName, Value: token, Path: "/", Expires: sess.Expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
 	})

@@ -82,7 +82,9 @@ type invoice struct {
 	AmountDisplay    string     `json:"amount_display"`
 	DueDate          *time.Time `json:"due_date"`
 	HostedInvoiceURL string     `json:"hosted_invoice_url,omitempty"`
-	DashboardURL     string     `json:"dashboard_url"`
+	// SendsEmail: Stripe emails it (send_invoice), so it can be resent.
+	SendsEmail   bool   `json:"sends_email"`
+	DashboardURL string `json:"dashboard_url"`
 }
 
 type payment struct {
@@ -92,7 +94,11 @@ type payment struct {
 	Created        *time.Time `json:"created"`
 	FailureMessage string     `json:"failure_message,omitempty"`
 	Refunded       bool       `json:"refunded"`
-	DashboardURL   string     `json:"dashboard_url"`
+	// RefundableDisplay is what is left to refund ("" when nothing is):
+	// the panel offers a refund only then, and a partial one up to it.
+	RefundableDisplay string `json:"refundable_display,omitempty"`
+	Currency          string `json:"currency"`
+	DashboardURL      string `json:"dashboard_url"`
 }
 
 type refund struct {
@@ -115,6 +121,9 @@ type conversation struct {
 	State             string     `json:"state"`
 	Assignee          id.UserID  `json:"assignee,omitempty"`
 	LastAgentActivity *time.Time `json:"last_agent_activity,omitempty"`
+	// WaitingSince is the customer's oldest unanswered message (insights'
+	// definition, from the recorded facts); nil when nothing waits.
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
 }
 
 // buildSummary reads the customer's billing, the lists in parallel: the
@@ -191,14 +200,18 @@ func buildSummary(ctx context.Context, billing Billing, acct *config.AccountConf
 		out.OpenInvoices = append(out.OpenInvoices, invoice{
 			ID: inv.ID, Number: inv.Number, AmountDisplay: stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency)),
 			DueDate: unixPtr(inv.DueDate), HostedInvoiceURL: inv.HostedInvoiceURL, DashboardURL: link("invoices", inv.ID),
+			SendsEmail: inv.CollectionMethod == stripe.InvoiceCollectionMethodSendInvoice,
 		})
 	}
 	for _, ch := range charges {
 		out.Payments = append(out.Payments, payment{
 			ID: ch.ID, AmountDisplay: stripeapi.FormatAmount(ch.Amount, string(ch.Currency)), Status: string(ch.Status),
 			Created: unixPtr(ch.Created), FailureMessage: usertext.Clean(ch.FailureMessage), Refunded: ch.Refunded,
-			DashboardURL: link("payments", paymentID(ch)),
+			Currency: string(ch.Currency), DashboardURL: link("payments", paymentID(ch)),
 		})
+		if left := ch.Amount - ch.AmountRefunded; ch.Paid && ch.Status == stripe.ChargeStatusSucceeded && !ch.Refunded && left > 0 {
+			out.Payments[len(out.Payments)-1].RefundableDisplay = stripeapi.FormatAmount(left, string(ch.Currency))
+		}
 		if ch.Refunds == nil {
 			continue
 		}

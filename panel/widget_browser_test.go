@@ -234,54 +234,6 @@ func (f *fakePanel) setSummary(s string) {
 
 // ---- Element's stand-in -----------------------------------------------------
 
-const parentHTML = `<!doctype html><html><head><meta charset="utf-8"><title>Element (stand-in)</title></head>
-<body><script src="/parent.js"></script></body></html>`
-
-// parentJS frames the panel as Element does (widgetId, parentUrl) and
-// plays Element's part of the Widget API. Its query: panel (the widget's
-// URL), token, openid ("allowed", "request" or "blocked": the answer to
-// get_openid) and claim (a parentUrl other than the page's own).
-const parentJS = `(() => {
-	'use strict';
-	const q = new URLSearchParams(location.search);
-	const widgetId = 'panel-widget';
-	const src = new URL(q.get('panel'));
-	src.searchParams.set('widgetId', widgetId);
-	src.searchParams.set('parentUrl', q.get('claim') || location.href);
-	const frame = document.createElement('iframe');
-	frame.id = 'panel';
-	frame.width = 360;
-	frame.height = 860;
-	frame.src = src.href;
-
-	window.__got = [];     // everything the panel posted here: {origin, data}
-	window.__replies = {}; // the panel's answers to our requests, by action
-	let seq = 0, openidRequest = null;
-	const creds = (token) => ({access_token: token, expires_in: 3600, matrix_server_name: 'example.org', token_type: 'Bearer'});
-	const toWidget = (action, data) => frame.contentWindow.postMessage({api: 'toWidget', widgetId, requestId: 'element-' + (++seq), action, data}, src.origin);
-	window.grant = (token) => toWidget('openid_credentials', {state: 'allowed', original_request_id: openidRequest, ...creds(token)});
-
-	window.addEventListener('message', (ev) => {
-		if (ev.source !== frame.contentWindow) return;
-		window.__got.push({origin: ev.origin, data: ev.data});
-		const m = ev.data;
-		if (m.api === 'toWidget' && 'response' in m) {
-			window.__replies[m.action] = m.response;
-		} else if (m.api === 'fromWidget' && !('response' in m)) {
-			let response = {};
-			if (m.action === 'get_openid') {
-				openidRequest = m.requestId;
-				const mode = q.get('openid');
-				response = mode === 'request' || mode === 'blocked' ? {state: mode} : {state: 'allowed', ...creds(q.get('token'))};
-			}
-			frame.contentWindow.postMessage({...m, response}, src.origin);
-		}
-	});
-	// As Element does once the frame has loaded.
-	frame.addEventListener('load', () => toWidget('capabilities', {}));
-	document.body.append(frame);
-})();`
-
 // errorRecorder notes the uncaught errors of every document in the tab.
 const errorRecorder = `window.__errors = [];
 addEventListener('error', (e) => window.__errors.push(String(e.message)));
@@ -301,16 +253,7 @@ func start(t *testing.T, browser *browsertest.Browser) *env {
 	panel := httptest.NewServer(f.handler())
 	t.Cleanup(panel.Close)
 	parent := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/parent.html":
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = w.Write([]byte(parentHTML))
-		case "/parent.js":
-			w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-			_, _ = w.Write([]byte(parentJS))
-		default:
-			http.NotFound(w, r)
-		}
+		browsertest.ServeElement(w, r)
 	}))
 	t.Cleanup(parent.Close)
 	tab := browser.NewTab(t, panel.URL)

@@ -9,10 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lib/pq"
 	"go.mau.fi/util/dbutil"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/internal/pgnotify"
 )
 
 // Live updates reach every stream on every process. The process that gets
@@ -184,11 +185,8 @@ func (s *Server) OnEvent(ctx context.Context, evt *event.Event) {
 }
 
 func (s *Server) announce(ctx context.Context, evt *event.Event) {
-	if s.opts.DB.Dialect != dbutil.Postgres {
-		return
-	}
 	payload, _ := json.Marshal(notification{Origin: s.opts.ProcessID, Room: evt.RoomID, Event: evt.ID})
-	if _, err := s.opts.DB.Exec(ctx, `SELECT pg_notify($1, $2)`, notifyChannel, string(payload)); err != nil {
+	if err := pgnotify.Announce(ctx, s.opts.DB.Database, notifyChannel, string(payload)); err != nil {
 		s.log.Warn().Err(err).Msg("Failed to announce a room event to the other bridge processes")
 	}
 }
@@ -199,33 +197,10 @@ func (s *Server) Listen(ctx context.Context, uri string) {
 	if s.opts.DB.Dialect != dbutil.Postgres {
 		return
 	}
-	listener := pq.NewListener(uri, time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
-		switch ev {
-		case pq.ListenerEventDisconnected:
-			s.log.Warn().Err(err).Msg("Lost the web chat's notification feed; reconnecting")
-		case pq.ListenerEventReconnected:
-			s.log.Info().Msg("Web chat notification feed is back; streams resume")
-			s.hub.dropAll()
-		}
-	})
-	defer listener.Close()
-	if err := listener.Listen(notifyChannel); err != nil {
-		s.log.Err(err).Msg("Failed to listen for the other bridge processes' room events")
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case n := <-listener.Notify:
-			if n != nil {
-				s.onNotification(ctx, n.Extra)
-			}
-		case <-time.After(90 * time.Second):
-			// Notices a dead connection that no notification would reveal.
-			go func() { _ = listener.Ping() }()
-		}
-	}
+	// Back from a lost connection, streams resume from where they were and
+	// catch up on what was announced meanwhile.
+	pgnotify.Listen(ctx, uri, notifyChannel, "web chat", s.log,
+		func(payload string) { s.onNotification(ctx, payload) }, s.hub.dropAll)
 }
 
 func (s *Server) onNotification(ctx context.Context, payload string) {

@@ -44,7 +44,7 @@ type Sender struct {
 // Action is a button under a message: Send posts that text as the
 // customer, URL opens a page.
 type Action struct {
-	Kind  string `json:"kind"` // confirm, pay
+	Kind  string `json:"kind"` // confirm, pay, csat
 	Label string `json:"label"`
 	Send  string `json:"send,omitempty"`
 	URL   string `json:"url,omitempty"`
@@ -177,6 +177,11 @@ func actionsOf(msg *Message, raw map[string]any, content *event.MessageEventCont
 		if cmd, ok := reactions["✅"].(string); ok && cmd != "" {
 			out = append(out, Action{Kind: "confirm", Label: "Confirm", Send: cmd})
 		}
+	}
+	// The satisfaction question after a resolve: a tap answers it, as a
+	// 👍 or 👎 does in any Matrix client.
+	if asked, _ := raw[portal.CSATKey].(bool); asked {
+		out = append(out, Action{Kind: "csat", Label: "👍", Send: "👍"}, Action{Kind: "csat", Label: "👎", Send: "👎"})
 	}
 	if msg.Sender.Kind == "billing" {
 		if url := portal.PayLinkOf(content.Body); url != "" {

@@ -3,6 +3,10 @@ package webchat
 import (
 	"strings"
 	"testing"
+
+	"maunium.net/go/mautrix/event"
+
+	"github.com/matrix-stripe/matrix-stripe/portal"
 )
 
 // Only text formatting and safe links survive; links open in a new tab
@@ -28,5 +32,17 @@ func TestSanitize(t *testing.T) {
 	}
 	if strings.Contains(sanitize(`<a href="http://x.example">x</a>`), "_self") {
 		t.Error("link does not open in a new tab")
+	}
+}
+
+func TestSatisfactionQuestionHasButtons(t *testing.T) {
+	msg := &Message{Sender: Sender{Kind: "bot"}}
+	content := &event.MessageEventContent{MsgType: event.MsgNotice, Body: "Did we solve it?"}
+	got := actionsOf(msg, map[string]any{portal.CSATKey: true}, content)
+	if len(got) != 2 || got[0].Send != "👍" || got[1].Send != "👎" || got[0].Kind != "csat" {
+		t.Errorf("actions of the question: %+v", got)
+	}
+	if got := actionsOf(msg, map[string]any{}, content); len(got) != 0 {
+		t.Errorf("actions of another notice: %+v", got)
 	}
 }

@@ -47,6 +47,9 @@ func printBanner(ctx context.Context, w io.Writer, d *demo) {
 	if d.Billing != nil {
 		line("  Billing page %s   (the merchant's page with the web chat, as %s)", d.Billing.URL, demoWebChatName)
 	}
+	if d.Config.Panel.Enabled {
+		line("  Dashboard    %s   (send dashboard to the bot for a sign-in link)", d.Config.Panel.DashboardURL())
+	}
 	line("")
 	line("  Try it:")
 	line("  1. In Element (https://app.element.io or the desktop app) or any Matrix")
@@ -59,7 +62,10 @@ func printBanner(ctx context.Context, w io.Writer, d *demo) {
 		line("     fail?\"; answer as agent in Element and watch the reply arrive live.")
 	}
 	line("  6. In a customer room in Element, open the Billing widget beside the timeline:")
-	line("     agent sees the customer's billing; alice sees \"for support staff\".")
+	line("     agent sees the customer's billing and acts on it (refund, cancel, credit…,")
+	line("     each confirmed in the panel); alice sees \"for support staff\".")
+	line("  7. Send dashboard to the bot and open the link: the inbox of every")
+	line("     conversation, transcripts with exports, and the support figures.")
 	line("")
 	line("  More Stripe events (the fake sends the webhooks Stripe would send):")
 	auth := "curl -X POST -H 'Authorization: Bearer " + apiKey + "' " + fakeURL

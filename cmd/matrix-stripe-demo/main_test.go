@@ -75,7 +75,7 @@ func TestDemoComesUpAndCleansUp(t *testing.T) {
 		var out bytes.Buffer
 		printBanner(ctx, &out, d)
 		banner := out.String()
-		for _, want := range []string{"http://localhost:", "agent / " + password, "/_fake/invoices/in_", "/payment_failure", "@stripebot:localhost"} {
+		for _, want := range []string{"http://localhost:", "agent / " + password, "/_fake/invoices/in_", "/payment_failure", "@stripebot:localhost", d.Config.Panel.DashboardURL()} {
 			if !strings.Contains(banner, want) {
 				t.Errorf("banner lacks %q:\n%s", want, banner)
 			}

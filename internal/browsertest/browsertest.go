@@ -96,6 +96,9 @@ type Tab struct {
 	frameOrigin string
 	// Timeout is how long the waits wait; DefaultTimeout unless changed.
 	Timeout time.Duration
+	// FrameElement is a JavaScript expression for the frame's element in
+	// the host page, for ClickInFrame; empty means the web chat's frame.
+	FrameElement string
 
 	mu          sync.Mutex
 	frame       runtime.ExecutionContextID
@@ -282,7 +285,11 @@ func (tab *Tab) ClickLauncher() {
 func (tab *Tab) ClickInFrame(selector string) {
 	tab.t.Helper()
 	var outer, inner []float64
-	if err := json.Unmarshal([]byte(tab.Page(Shadow+`var r = root.querySelector('iframe').getBoundingClientRect(); return JSON.stringify([r.left, r.top]);`)), &outer); err != nil {
+	frame := Shadow + `var f = root.querySelector('iframe');`
+	if tab.FrameElement != "" {
+		frame = `var f = ` + tab.FrameElement + `;`
+	}
+	if err := json.Unmarshal([]byte(tab.Page(frame+` var r = f.getBoundingClientRect(); return JSON.stringify([r.left, r.top]);`)), &outer); err != nil {
 		tab.t.Fatal(err)
 	}
 	sel, _ := json.Marshal(selector)
