@@ -9,8 +9,13 @@ import (
 func TestCSVCellsNeverRunAsFormulas(t *testing.T) {
 	for in, want := range map[string]string{
 		"=HYPERLINK(\"http://evil\")": "'=HYPERLINK(\"http://evil\")",
-		"+1": "'+1", "-1": "'-1", "@SUM(A1)": "'@SUM(A1)", "\tx": "'\tx",
-		"hello": "hello", "": "", "a=b": "a=b",
+		"+1":                          "'+1",
+		"-1":                          "'-1",
+		"@SUM(A1)":                    "'@SUM(A1)",
+		"\tx":                         "'\tx",
+		"hello":                       "hello",
+		"":                            "",
+		"a=b":                         "a=b",
 	} {
 		if got := cell(in); got != want {
 			t.Errorf("cell(%q) = %q, want %q", in, got, want)
