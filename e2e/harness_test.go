@@ -137,6 +137,19 @@ func onFreePort(t testing.TB, cfg *config.Config) *config.Config {
 	return &second
 }
 
+// waitListening waits until n bridge processes LISTEN on channel: a NOTIFY
+// before a process listens is lost to it (as to any process still
+// starting), so a test of the fan-out waits for it first.
+func waitListening(t testing.TB, s *stack, channel string, n int) {
+	t.Helper()
+	waitFor(t, 30*time.Second, fmt.Sprintf("%d processes listening on %s", n, channel), func() (bool, string) {
+		var got int
+		err := s.bridge.DB.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE 'LISTEN %' || $1 || '%'`, channel).Scan(&got)
+		return err == nil && got >= n, fmt.Sprint(got, err)
+	})
+}
+
 // newFake starts a stateful fake Stripe for the test.
 func newFake(t testing.TB) *stripefake.Server {
 	t.Helper()

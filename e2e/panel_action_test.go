@@ -142,6 +142,7 @@ func TestPanelActionRefundAndLiveFeed(t *testing.T) {
 	token, csrf := session["token"].(string), session["csrf_token"].(string)
 	feed := panelFeed(t, second, room.String(), token)
 	waitFeed(t, feed, "ready", 10*time.Second)
+	waitListening(t, s, "matrix_stripe_panel", 2)
 
 	refund := map[string]any{"request_id": "click-1", "command": "refund", "args": []string{charge, "20.00"}}
 	if status, body := panelAct(t, base, room.String(), token, "", "", refund); status != http.StatusForbidden || body["error"] != "csrf" {

@@ -435,6 +435,7 @@ func TestWebChatAcrossProcesses(t *testing.T) {
 	// Process B: the homeserver pushes transactions to A only.
 	chatB := &chatClient{t: t, base: s.secondProcess(t), session: chatA.session}
 	events := chatB.stream("")
+	waitListening(t, s, "matrix_stripe_webchat", 2)
 	resp, err := agent.SendMessageEvent(context.Background(), room, event.EventMessage,
 		&event.MessageEventContent{MsgType: event.MsgText, Body: "Answer from the agent"})
 	if err != nil {
