@@ -102,6 +102,9 @@ func (e *Engine) reply(ctx context.Context, d Data, cus string, in Intent) (stri
 	case IntentBalance:
 		return a.balance(ctx)
 	case IntentUpdatePayment:
+		if !e.can("portal") {
+			return "I've asked an agent to help you change your card or billing details; they'll reply here.", true, nil
+		}
 		return "You can change your card or billing details yourself: send " + e.cmd("portal") +
 			" for a secure, short-lived billing-portal link.", false, nil
 	case IntentCancel:
@@ -200,10 +203,14 @@ func (a answerer) failedPayment(ctx context.Context) (string, bool, error) {
 		fmt.Fprintf(&b, "Your payment of **%s** on %s didn't go through: %s.",
 			money(failed.Amount, string(failed.Currency)), day(failed.Created), esc(stripeapi.DeclineReason(declineCode(failed))))
 	}
-	if inv := firstPayable(open); inv != nil {
+	portal := a.e.can("portal")
+	switch inv := firstPayable(open); {
+	case inv != nil && portal:
 		fmt.Fprintf(&b, " %s, or update your card with %s.",
 			link("Pay "+stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency))+" online", inv.HostedInvoiceURL), a.e.cmd("portal"))
-	} else if failed != nil {
+	case inv != nil:
+		fmt.Fprintf(&b, " %s.", link("Pay "+stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency))+" online", inv.HostedInvoiceURL))
+	case failed != nil && portal:
 		fmt.Fprintf(&b, " You can update your card with %s and we'll retry.", a.e.cmd("portal"))
 	}
 	return b.String(), false, nil
@@ -243,6 +250,9 @@ func (a answerer) nextBill(ctx context.Context) (string, bool, error) {
 		when = inv.Created
 	}
 	s := fmt.Sprintf("Your next bill is **%s** on **%s**.", money(inv.AmountDue, string(inv.Currency)), day(when))
+	if !a.e.can("portal") {
+		return s, false, nil
+	}
 	return s + " To change what you pay, send " + a.e.cmd("portal") + ".", false, nil
 }
 
@@ -252,11 +262,23 @@ func (a answerer) refundRequest(ctx context.Context) (string, bool, error) {
 		return "", false, err
 	}
 	for _, ch := range charges {
-		if ch.Status == stripe.ChargeStatusSucceeded && !ch.Refunded {
-			return fmt.Sprintf("I can't issue refunds myself, but an agent can. Your latest payment was **%s** on %s; "+
-				"to ask for a refund of it, send %s (you can add a reason after it).",
-				money(ch.Amount, string(ch.Currency)), day(ch.Created), a.e.cmd("request-refund "+ch.ID)), false, nil
+		if ch.Status != stripe.ChargeStatusSucceeded || ch.Refunded || ch.Amount-ch.AmountRefunded <= 0 {
+			continue
 		}
+		// A disputed payment is the bank's to settle: a refund on top
+		// would pay the customer twice. Never offered; a person explains.
+		if ch.Disputed {
+			return fmt.Sprintf("Your latest payment of **%s** on %s is being disputed with your bank, so it can't be refunded "+
+				"here; I've asked an agent to explain what happens next. They'll reply here.",
+				money(ch.Amount, string(ch.Currency)), day(ch.Created)), true, nil
+		}
+		if !a.e.can("request-refund") {
+			return fmt.Sprintf("I can't issue refunds myself. I've asked an agent to look at your latest payment of **%s** on %s; "+
+				"they'll reply here.", money(ch.Amount, string(ch.Currency)), day(ch.Created)), true, nil
+		}
+		return fmt.Sprintf("I can't issue refunds myself, but an agent can. Your latest payment was **%s** on %s; "+
+			"to ask for a refund of it, send %s (you can add a reason after it).",
+			money(ch.Amount, string(ch.Currency)), day(ch.Created), a.e.cmd("request-refund "+ch.ID)), false, nil
 	}
 	return "I can't find a recent payment that could be refunded, so I've asked an agent to take a look; they'll reply here.", true, nil
 }
@@ -278,6 +300,10 @@ func (a answerer) refundStatus(ctx context.Context) (string, bool, error) {
 		}
 	}
 	if len(refunds) == 0 {
+		if !a.e.can("request-refund") {
+			return "I can't see any refund on your account yet. If you asked for one, an agent reviews it first; " +
+				"I've asked one to look, and they'll reply here.", true, nil
+		}
 		return "I can't see any refund on your account yet. If you asked for one, an agent reviews it first; " +
 			"to ask, send " + a.e.cmd("request-refund <payment id>") + ".", false, nil
 	}
@@ -392,6 +418,10 @@ func (a answerer) cancel(ctx context.Context) (string, bool, error) {
 		return fmt.Sprintf("Your %s subscription is already set to end on %s; you won't be charged after that.",
 			planName(s), day(s.CurrentPeriodEnd)), false, nil
 	}
+	if !a.e.can("cancel") {
+		return fmt.Sprintf("Your %s subscription renews on %s. I've asked an agent to help you with cancelling; they'll reply here.",
+			planName(s), day(s.CurrentPeriodEnd)), true, nil
+	}
 	return fmt.Sprintf("Your %s subscription renews on %s. To cancel at the end of the period, send %s "+
 		"(you'll be asked to confirm), or ask here and an agent will help.", planName(s), day(s.CurrentPeriodEnd), a.e.cmd("cancel")), false, nil
 }
@@ -404,6 +434,9 @@ func (a answerer) changePlan(ctx context.Context) (string, bool, error) {
 	cur := ""
 	if len(subs) > 0 {
 		cur = "You're on the " + planName(subs[0]) + " plan. "
+	}
+	if !a.e.can("change-plan") {
+		return cur + "I've asked an agent to help you switch plans; they'll reply here.", true, nil
 	}
 	return cur + "To switch, send " + a.e.cmd("change-plan <price>") + ": it shows the new price and asks you to confirm " +
 		"before anything changes. An agent can help you pick a plan.", false, nil
@@ -480,6 +513,11 @@ func planName(s *stripe.Subscription) string {
 }
 
 func (e *Engine) cmd(args string) string { return "`" + e.opts.CommandPrefix + " " + args + "`" }
+
+// can reports whether the customer may run the self-service command.
+func (e *Engine) can(command string) bool {
+	return e.opts.SelfService == nil || e.opts.SelfService(command)
+}
 
 func money(amount int64, currency string) string {
 	return esc(stripeapi.FormatAmount(amount, currency))

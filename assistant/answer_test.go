@@ -235,3 +235,39 @@ func TestTypoTolerance(t *testing.T) {
 		}
 	}
 }
+
+// A command the self-service policy switches off is never offered: the
+// customer is handed to an agent instead.
+func TestNoCommandTheSelfServicePolicyDisables(t *testing.T) {
+	off := New(Options{CommandPrefix: "!stripe", SelfService: func(string) bool { return false }})
+	for _, q := range []string{"refund please", "cancel my subscription", "upgrade my plan", "update my card"} {
+		res, err := off.Answer(context.Background(), twoCustomers(), "cus_A", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(res.Reply, "!stripe") || !res.Handoff {
+			t.Errorf("%q with self-service off: handoff=%t reply %s", q, res.Handoff, res.Reply)
+		}
+	}
+	for _, q := range []string{"why did my payment fail", "when is my next bill"} {
+		res, _ := off.Answer(context.Background(), twoCustomers(), "cus_A", q)
+		if strings.Contains(res.Reply, "!stripe") {
+			t.Errorf("%q offers a switched-off command: %s", q, res.Reply)
+		}
+	}
+	// Only the one switched off is withheld.
+	noCancel := New(Options{CommandPrefix: "!stripe", SelfService: func(c string) bool { return c != "cancel" }})
+	if res, _ := noCancel.Answer(context.Background(), twoCustomers(), "cus_A", "update my card"); !strings.Contains(res.Reply, "`!stripe portal`") {
+		t.Errorf("portal withheld with only cancel off: %s", res.Reply)
+	}
+}
+
+// A disputed payment is never offered for a refund.
+func TestNoRefundOfferOnADisputedCharge(t *testing.T) {
+	d := twoCustomers()
+	d.charges["cus_A"][1].Disputed = true
+	res := answer(t, d, "cus_A", "refund please")
+	if strings.Contains(res.Reply, "request-refund") || !res.Handoff || !strings.Contains(res.Reply, "disputed") {
+		t.Errorf("refund of a disputed charge offered: handoff=%t %s", res.Handoff, res.Reply)
+	}
+}

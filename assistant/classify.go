@@ -42,6 +42,10 @@ type Options struct {
 	Threshold     float64     // below it: hand off (default 0.55)
 	CommandPrefix string      // e.g. "!stripe", to offer self-service commands in replies
 	LLM           *LLMOptions // optional LLM mode; nil keeps the rule engine only
+	// SelfService says whether the customer may run a self-service command
+	// ("portal", "request-refund", "cancel", "change-plan"); the assistant
+	// never offers one that is off, it hands off instead. nil: all are on.
+	SelfService func(command string) bool
 }
 
 // Engine classifies and answers questions. It holds only compiled,

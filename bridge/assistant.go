@@ -13,18 +13,58 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/assistant"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 )
 
 // assistantTimeout bounds one answer; the customer would rather hear that an
 // agent will reply than wait.
 const assistantTimeout = 30 * time.Second
 
+// A customer may ask assistantBurst questions at once and one more every
+// assistantRefill: a flood gets one "slow down", then silence, and costs a
+// bounded number of Stripe reads.
+const (
+	assistantBurst  = 5
+	assistantRefill = 5 * time.Second
+)
+
+// pingEvery is how often a room's handoffs may mention the agents: a
+// customer who asks again before anyone answered is told the team knows,
+// without pinging everyone once more.
+const pingEvery = 5 * time.Minute
+
+// pingedRecently reports whether a handoff in the room mentioned the
+// agents within pingEvery (from the recorded facts, so across restarts
+// and processes).
+func (br *Bridge) pingedRecently(ctx context.Context, room id.RoomID) bool {
+	facts, err := br.DB.Fact.Room(ctx, room, 100)
+	if err != nil {
+		zerolog.Ctx(ctx).Warn().Err(err).Msg("Failed to read the room's conversation facts")
+		return false
+	}
+	for _, f := range facts {
+		if f.Kind == database.FactHandoff && f.Ref == handoffPinged && time.Since(f.At) < pingEvery {
+			return true
+		}
+	}
+	return false
+}
+
+// handoffPinged marks (in Ref) a handoff fact whose message mentioned the
+// agents.
+const handoffPinged = "pinged"
+
 // AssistantOptions turns the config into the assistant's options; `ask`
 // uses it too, so it answers exactly as the rooms would.
 func AssistantOptions(cfg *config.Config) assistant.Options {
+	policy := cfg.Bridge.SelfService
 	opts := assistant.Options{
 		Threshold:     cfg.Assistant.ConfidenceThreshold,
 		CommandPrefix: cfg.Bridge.CommandPrefix,
+		SelfService: func(command string) bool {
+			return map[string]bool{"portal": policy.Portal, "request-refund": policy.RequestRefund,
+				"cancel": policy.Cancel, "change-plan": policy.ChangePlan, "pay": policy.Pay}[command]
+		},
 	}
 	if llm := &cfg.Assistant.LLM; llm.Enabled() {
 		opts.LLM = &assistant.LLMOptions{BaseURL: llm.BaseURL, Model: llm.Model, APIKey: llm.APIKey, Timeout: llm.TimeoutDuration()}
@@ -67,6 +107,14 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 	if client == nil {
 		return
 	}
+	switch br.assistLimit.Take(string(evt.Sender), time.Now()) {
+	case ratelimit.Warn:
+		br.sendNotice(ctx, evt.RoomID, "You're sending messages faster than I can answer. Wait a few seconds, then ask again.")
+		return
+	case ratelimit.Drop:
+		log.Debug().Msg("Customer over the assistant's rate limit; not answering")
+		return
+	}
 	answerCtx, cancel := context.WithTimeout(ctx, assistantTimeout)
 	defer cancel()
 	res, err := br.Assistant.Answer(answerCtx, client, portal.CustomerID, content.Body)
@@ -76,23 +124,32 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 	}
 	log.Info().Str("intent", string(res.Intent)).Float64("confidence", res.Confidence).Bool("handoff", res.Handoff).Msg("Assistant answered")
 	outcome := database.FactAnswer
+	reply, line := res.Reply, ""
+	var mentions []id.UserID
 	if res.Handoff {
 		outcome = database.FactHandoff
+		if br.pingedRecently(ctx, portal.RoomID) {
+			line = "The team already knows; an agent will answer here."
+		} else {
+			mentions = br.agentsOnDuty(portal.AccountID)
+			line = handoffLine(mentions)
+		}
+	}
+	pinged := ""
+	if len(mentions) > 0 {
+		pinged = handoffPinged
 	}
 	// Keyed by the customer's message: one answer or handoff per question.
 	br.recordFact(ctx, portal, &database.Fact{Kind: outcome, Actor: br.Bot.UserID, ActorRole: database.RoleAssistant,
-		Detail: string(res.Intent), EventID: evt.ID})
-	reply := res.Reply
-	var mentions []id.UserID
+		Detail: string(res.Intent), EventID: evt.ID, Ref: pinged})
 	if res.Handoff {
-		mentions = br.agentsOnDuty(portal.AccountID)
 		// One line when the answer is one line: Dendrite matches the legacy
 		// mention rules against the whole body and never across a newline.
 		sep := " "
 		if strings.Contains(reply, "\n") {
 			sep = "\n\n"
 		}
-		reply = strings.TrimSpace(reply + sep + handoffLine(mentions))
+		reply = strings.TrimSpace(reply + sep + line)
 		if err = br.DB.Portal.SetConversationState(ctx, portal.AccountID, portal.CustomerID, database.ConversationWaiting); err != nil {
 			log.Err(err).Msg("Failed to mark conversation as waiting")
 		} else {

@@ -21,6 +21,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/commands"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 	"github.com/matrix-stripe/matrix-stripe/panel"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
@@ -50,7 +51,9 @@ type Bridge struct {
 	Portal   *portal.Manager
 	// Assistant answers customers' plain-language questions.
 	Assistant *assistant.Engine
-	Webhook   *webhook.Handler
+	// assistLimit bounds how fast one customer gets answers.
+	assistLimit *ratelimit.Warner
+	Webhook     *webhook.Handler
 	// WebChat is nil unless web_chat is enabled.
 	WebChat *webchat.Server
 	// Panel is nil unless agent_panel is enabled.
@@ -111,6 +114,7 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.initWebChat()
 	br.initPanel()
 	br.Assistant = assistant.New(AssistantOptions(br.Config))
+	br.assistLimit = ratelimit.NewWarner(assistantBurst, assistantRefill)
 
 	// Listen before talking to the homeserver: it may send a transaction as
 	// soon as the bot registers.

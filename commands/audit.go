@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/event"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 )
 
 // Words the audit log uses beyond the database's outcomes.
@@ -139,7 +140,7 @@ func (p *Processor) AuditIgnored(ctx context.Context, evt *event.Event) {
 	if portal == nil || portal.CustomerID == "" {
 		return // not a customer room
 	}
-	if p.limiter.take(evt.Sender, p.deps.now()) != limitOK {
+	if p.limiter.Take(string(evt.Sender), p.deps.now()) != ratelimit.Allowed {
 		log.Debug().Str("command", command.Name).Msg("Not auditing ignored write attempt: sender over the rate limit")
 		return
 	}

@@ -33,7 +33,9 @@ import (
 // kept for the panel and nothing reaches the room; the confirmation's
 // outcome, and the commands that need none, are posted in the room as a
 // chat command's reply would be, attributed to the agent, and shown in the
-// panel too.
+// panel too. The words are caught on their way to the homeserver, as the
+// plain m.room.message sends of this processor's client: end-to-end
+// encryption must keep that step before a reply is encrypted.
 
 // PanelCommands are the commands the panel may run.
 var PanelCommands = []string{

@@ -24,6 +24,7 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
@@ -158,7 +159,7 @@ type Processor struct {
 	proc     *mcmd.Processor[*Deps]
 	deps     *Deps
 	commands []*Command
-	limiter  *rateLimiter
+	limiter  *ratelimit.Warner
 	// executors run confirmed writes, by command name.
 	executors map[string]executor
 	// refundMu makes refunds one at a time in this process (see lockCharge).
@@ -168,7 +169,7 @@ type Processor struct {
 // NewProcessor registers the built-in commands. client sends the replies.
 func NewProcessor(client *mautrix.Client, deps *Deps) *Processor {
 	installPanelTransport(client)
-	p := &Processor{proc: mcmd.NewProcessor[*Deps](client), deps: deps, limiter: newRateLimiter(commandBurst, commandRefill), executors: make(map[string]executor)}
+	p := &Processor{proc: mcmd.NewProcessor[*Deps](client), deps: deps, limiter: ratelimit.NewWarner(commandBurst, commandRefill), executors: make(map[string]executor)}
 	p.proc.Meta = deps
 	prefix := deps.Config.Bridge.CommandPrefix
 	p.proc.PreValidator = mcmd.FuncPreValidator[*Deps](func(ce *Event) bool {
@@ -238,11 +239,11 @@ func (p *Processor) safe(cmd *Command, fn func(ce *Event)) func(ce *Event) {
 				ce.Reply("Something went wrong while running that command. It has been logged; please try again or ask an admin.")
 			}
 		}()
-		switch p.limiter.take(ce.Sender, p.deps.now()) {
-		case limitWarn:
+		switch p.limiter.Take(string(ce.Sender), p.deps.now()) {
+		case ratelimit.Warn:
 			ce.Reply("You're sending commands too fast; wait a few seconds and try again.")
 			return
-		case limitDrop:
+		case ratelimit.Drop:
 			return
 		}
 		if cmd != nil {

@@ -123,6 +123,11 @@ func chargeToRefund(ce *Event, api CustomerAPI, customerID, usage string, prefix
 		ce.Reply("That payment has already been fully refunded.")
 		return nil, nil, false
 	}
+	// The bank settles a disputed payment; a refund on top would pay twice.
+	if ch.Disputed {
+		ce.Reply("That payment is disputed with the bank, so it can't be refunded here; the dispute decides what is returned.")
+		return nil, nil, false
+	}
 	return ch, args, true
 }
 

@@ -219,24 +219,3 @@ func mustActionID(evt id.EventID) string {
 	actionID, _ := actionKeys(evt)
 	return actionID
 }
-
-func TestRateLimit(t *testing.T) {
-	rl := newRateLimiter(3, time.Second)
-	now := time.Unix(0, 0)
-	var got []limitResult
-	for range 5 {
-		got = append(got, rl.take("@a:x", now))
-	}
-	want := []limitResult{limitOK, limitOK, limitOK, limitWarn, limitDrop}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("take %d = %v, want %v (all: %v)", i, got[i], want[i], got)
-		}
-	}
-	if rl.take("@b:x", now) != limitOK {
-		t.Error("one user's flood limited another")
-	}
-	if rl.take("@a:x", now.Add(time.Second)) != limitOK {
-		t.Error("bucket did not refill")
-	}
-}

@@ -49,7 +49,39 @@ func TestAssistantInCustomerRoom(t *testing.T) {
 		})
 	})
 
+	t.Run("a second handoff soon after pings no one again", func(t *testing.T) {
+		reply := send(t, bob, portal.RoomID, bot, "and the other thing, same as before")
+		if !strings.Contains(reply, "The team already knows") || strings.Contains(reply, "@agent:localhost") {
+			t.Errorf("second handoff %q", reply)
+		}
+	})
+
+	t.Run("a flood gets one slow down, then silence", func(t *testing.T) {
+		before := len(botReplies(t, bob, portal.RoomID, bot))
+		for i := range 20 {
+			if _, err := bob.SendText(t.Context(), portal.RoomID, fmt.Sprintf("when is my next bill? (%d)", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(4 * time.Second)
+		replies := botReplies(t, bob, portal.RoomID, bot)[before:]
+		slowDowns := 0
+		for _, r := range replies {
+			if strings.Contains(r.Content.AsMessage().Body, "faster than I can answer") {
+				slowDowns++
+			}
+		}
+		// The bucket (5, refilled every 5 s) was partly spent above; a
+		// refill may land during the flood.
+		if slowDowns != 1 || len(replies) > 7 || len(replies) < 2 {
+			t.Errorf("20 questions at once got %d replies, %d of them slow-downs", len(replies), slowDowns)
+		}
+	})
+
 	t.Run("the assistant stays quiet while an agent is active", func(t *testing.T) {
+		// Bob's rate limit has a token again: the silence below is the
+		// quiet window's.
+		time.Sleep(5 * time.Second)
 		agent := s.user(t, "agent")
 		if _, err := agent.JoinRoomByID(t.Context(), portal.RoomID); err != nil {
 			t.Fatal(err)

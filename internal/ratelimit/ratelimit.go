@@ -1,5 +1,6 @@
-// Package ratelimit keeps one token bucket per key (a session, a client
-// address) for the bridge's HTTP endpoints that strangers can reach.
+// Package ratelimit keeps one token bucket per key: per session or client
+// address for the bridge's HTTP endpoints that strangers can reach, and
+// per user (warn once, then silence) for what the bot answers in rooms.
 package ratelimit
 
 import (
