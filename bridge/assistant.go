@@ -139,6 +139,9 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 	if len(mentions) > 0 {
 		pinged = handoffPinged
 	}
+	if res.Handoff {
+		br.handoffNote(ctx, portal, content.Body, res)
+	}
 	// Keyed by the customer's message: one answer or handoff per question.
 	br.recordFact(ctx, portal, &database.Fact{Kind: outcome, Actor: br.Bot.UserID, ActorRole: database.RoleAssistant,
 		Detail: string(res.Intent), EventID: evt.ID, Ref: pinged})

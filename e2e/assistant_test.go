@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
+	"maunium.net/go/mautrix"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/stripefake"
@@ -47,6 +48,30 @@ func TestAssistantInCustomerRoom(t *testing.T) {
 			p, err := s.bridge.DB.Portal.Get(t.Context(), "main", "cus_DemoBob")
 			return err == nil && p.ConversationState == database.ConversationWaiting, fmt.Sprint(p.ConversationState)
 		})
+		// The agents' context is in the feed room, not in Bob's.
+		feed, err := s.bridge.Portal.EnsureFeedRoom(t.Context(), "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the handoff note in the feed room", func() (bool, string) {
+			resp, err := s.bridge.Portal.Ghost("main").Messages(t.Context(), feed, "", "", mautrix.DirectionBackward, nil, 20)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, evt := range resp.Chunk {
+				_ = evt.Content.ParseRaw(evt.Type)
+				if msg := evt.Content.AsMessage(); msg != nil && strings.Contains(msg.Body, "Handoff") &&
+					strings.Contains(msg.Body, "hmm the thing from before") && strings.Contains(msg.Body, "failed_payment") {
+					return true, ""
+				}
+			}
+			return false, fmt.Sprint(len(resp.Chunk), " events")
+		})
+		for _, msg := range botReplies(t, bob, portal.RoomID, bot) {
+			if strings.Contains(msg.Content.AsMessage().Body, "confidence") {
+				t.Errorf("the customer's room shows agent detail: %q", msg.Content.AsMessage().Body)
+			}
+		}
 	})
 
 	t.Run("a second handoff soon after pings no one again", func(t *testing.T) {

@@ -292,7 +292,7 @@ func (s *Server) serveChart(w http.ResponseWriter, r *http.Request) {
 		labels[i], values[i] = d.Date[5:], float64(d.Count)
 	}
 	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
 	_, _ = w.Write(insights.BarChart("Conversations per day", labels, values))
 }
 
