@@ -45,6 +45,9 @@ const (
 // customer still deserves an answer; the returned error is only ctx's, when
 // the caller has gone away and there is nobody to reply to.
 func (e *Engine) Answer(ctx context.Context, data Data, customerID, text string) (*Result, error) {
+	if reply := closing(text); reply != "" {
+		return &Result{Intent: IntentThanks, Confidence: 1, Reply: reply}, nil
+	}
 	res, err := e.ruleAnswer(ctx, data, customerID, text)
 	if err != nil || e.opts.LLM == nil {
 		return res, err

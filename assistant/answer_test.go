@@ -271,3 +271,26 @@ func TestNoRefundOfferOnADisputedCharge(t *testing.T) {
 		t.Errorf("refund of a disputed charge offered: handoff=%t %s", res.Handoff, res.Reply)
 	}
 }
+
+// "ok", "no", thanks or a 👍 end the exchange: a short reply, no handoff,
+// in any of the languages; a real question is not mistaken for one.
+func TestClosingWordsEndTheExchange(t *testing.T) {
+	for _, q := range []string{"ok", "OK!", "no", "Nope.", "no thanks", "👍", "👍🏽", "ok 👍", "got it, thanks", "that's all",
+		"nein danke", "danke", "vale, gracias", "merci", "d'accord", "não, obrigado", "tudo bem", "grazie", "bedankt"} {
+		res := answer(t, twoCustomers(), "cus_A", q)
+		if res.Handoff || (res.Reply != closingReply && res.Reply != thankedReply) {
+			t.Errorf("%q: handoff=%t reply %q", q, res.Handoff, res.Reply)
+		}
+	}
+	for _, q := range []string{"no, I don't want to cancel", "ok when is my next bill", "why did my payment fail?", "🤔", "no refund yet?"} {
+		if res := answer(t, twoCustomers(), "cus_A", q); res.Reply == closingReply || res.Reply == thankedReply {
+			t.Errorf("%q was taken for a goodbye", q)
+		}
+	}
+	if got := answer(t, twoCustomers(), "cus_A", "merci 🙏").Reply; got != thankedReply {
+		t.Errorf("thanks answered %q", got)
+	}
+	if got := answer(t, twoCustomers(), "cus_A", "ok").Reply; got != closingReply {
+		t.Errorf("ok answered %q", got)
+	}
+}
