@@ -42,6 +42,8 @@ type Database struct {
 	PanelLink *PanelLinkQuery
 	// Fact records what happens in customer rooms, for the dashboard.
 	Fact *FactQuery
+	// Offer is the assistant's memory of what it offered in each room.
+	Offer *OfferQuery
 
 	StateStore *sqlstatestore.SQLStateStore
 }
@@ -63,6 +65,7 @@ func New(db *dbutil.Database) *Database {
 		Invite:         &InviteQuery{dbutil.MakeQueryHelperSimple(db, newPendingInvite)},
 		WebChat:        &WebChatQuery{db: db},
 		PanelLink:      &PanelLinkQuery{db: db},
+		Offer:          &OfferQuery{db: db},
 		Fact:           &FactQuery{dbutil.MakeQueryHelperSimple(db, newFact)},
 		StateStore:     sqlstatestore.NewSQLStateStore(db, db.Log, false),
 	}

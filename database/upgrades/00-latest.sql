@@ -1,4 +1,4 @@
--- v0 -> v13: Latest revision
+-- v0 -> v14: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -281,3 +281,14 @@ CREATE UNIQUE INDEX conversation_fact_event_idx ON conversation_fact (kind, even
 CREATE INDEX conversation_fact_at_idx ON conversation_fact (at);
 -- The panel and the inbox read one room's history.
 CREATE INDEX conversation_fact_room_idx ON conversation_fact (room_id, at);
+
+-- What the assistant last offered in a customer room, so that a "yes"
+-- minutes later runs exactly that step. One row per room.
+CREATE TABLE assistant_offer (
+	room_id    TEXT   NOT NULL PRIMARY KEY,
+	-- The offered step: a self-service command line without the prefix, or "agent".
+	offer      TEXT   NOT NULL,
+	-- The customer's language, for the reply to the "yes".
+	lang       TEXT   NOT NULL DEFAULT '',
+	expires_at BIGINT NOT NULL
+);

@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v13 Latest revision")
-			assertVersion(t, fresh, 13)
+			assertSteps(t, freshLog, "v0->v14 Latest revision")
+			assertVersion(t, fresh, 14)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -80,8 +80,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v9->v10 Record room requests for an account's Space and feed room",
 				"v10->v11 Remember which agent panel widget each customer room has",
 				"v11->v12 One-time sign-in links to the agent panel",
-				"v12->v13 Conversation facts")
-			assertVersion(t, old, 13)
+				"v12->v13 Conversation facts",
+				"v13->v14 The assistant's pending offers")
+			assertVersion(t, old, 14)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
