@@ -67,7 +67,6 @@ type selfEnv struct {
 	*refundEnv
 	redacted *redactions
 	portal   database.Portal
-	convo    *database.PortalQuery
 }
 
 func newSelfEnv(t *testing.T) *selfEnv {

@@ -68,12 +68,6 @@ func (f *feeds) wake(room id.RoomID) {
 	}
 }
 
-func (f *feeds) watched(room id.RoomID) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.subs[room]) > 0
-}
-
 // Changed tells the room's open panels, on every process, to refresh.
 func (s *Server) Changed(ctx context.Context, room id.RoomID) {
 	if room == "" {

@@ -203,12 +203,13 @@ func invoiceLines(inv *stripe.Invoice) string {
 	if first == "" {
 		return clean(inv.Description)
 	}
-	total := int64(len(inv.Lines.Data))
-	if int64(inv.Lines.TotalCount) > total {
-		total = int64(inv.Lines.TotalCount)
-	}
-	if total > 1 {
-		first += " and " + strconv.FormatInt(total-1, 10) + " more"
+	// Stripe sends only the first lines with an event and no longer
+	// counts the rest: past the page, "more" is all we know.
+	switch n := len(inv.Lines.Data); {
+	case inv.Lines.HasMore:
+		first += " and more"
+	case n > 1:
+		first += " and " + strconv.Itoa(n-1) + " more"
 	}
 	return first
 }
