@@ -3,6 +3,7 @@ package assistant
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,75 +24,183 @@ type Data interface {
 	Subscriptions(ctx context.Context, customerID string) ([]*stripe.Subscription, error)
 	Charges(ctx context.Context, customerID string, limit int) ([]*stripe.Charge, error)
 	Disputes(ctx context.Context, customerID string, limit int) ([]*stripe.Dispute, error)
+	Price(ctx context.Context, id string) (*stripe.Price, error)
+}
+
+// Question is one customer message to answer.
+type Question struct {
+	Customer string // the room's customer: the only one the answer may be about
+	Text     string
+	Hint     Lang // the language the customer's page or client uses, or ""
 }
 
 // Result is what the room gets for one message.
 type Result struct {
 	Intent     Intent
-	Confidence float64 // 0..1
-	Reply      string  // markdown, one short message: key facts + next step; all Stripe text escaped
-	Handoff    bool    // the bridge mentions agents and sets the conversation to waiting
+	Intents    []Intent // every request the message made, Intent first
+	Confidence float64  // 0..1
+	Lang       Lang     // the language of the message and of Reply
+	Reply      string   // markdown, one short message: key facts + next step; all Stripe text escaped
+	Handoff    bool     // the bridge mentions agents and sets the conversation to waiting
+	// Offer is the self-service step the reply offered ("portal",
+	// "request-refund ch_…", "cancel") or OfferAgent; a "yes" within a few
+	// minutes accepts it. "" when nothing was offered.
+	Offer string
+	Topic string // the knowledge-base topic the reply quotes, or ""
 }
 
-const (
-	handoffReply = "I'm not sure I understood that, so I've asked an agent to help; they'll reply here."
-	humanReply   = "Of course: I've asked an agent to join; they'll reply here shortly."
-	lookupFailed = "Sorry, I couldn't look up your billing details just now, so I've asked an agent to help; they'll reply here."
-	listLimit    = 10
-)
+// OfferAgent is the offer of a person: a "yes" hands off.
+const OfferAgent = "agent"
 
-// Answer classifies text and builds the reply from customerID's own data.
-// Stripe failures become a handoff reply rather than an error, because the
-// customer still deserves an answer; the returned error is only ctx's, when
-// the caller has gone away and there is nobody to reply to.
+// listLimit bounds every list the assistant reads.
+const listLimit = 10
+
+// refundOverdue is when a sent refund that has not arrived is worth asking
+// the bank about: 10 business days.
+const refundOverdue = 14 * 24 * time.Hour
+
+// Answer answers text from customerID's room; see Respond.
 func (e *Engine) Answer(ctx context.Context, data Data, customerID, text string) (*Result, error) {
-	if reply := closing(text); reply != "" {
-		return &Result{Intent: IntentThanks, Confidence: 1, Reply: reply}, nil
+	return e.Respond(ctx, data, Question{Customer: customerID, Text: text})
+}
+
+// Respond classifies a question and builds the reply from the customer's
+// own data, in the question's language. Stripe failures become a handoff
+// reply rather than an error, because the customer still deserves an
+// answer; the returned error is only ctx's, when the caller has gone away
+// and there is nobody to reply to.
+func (e *Engine) Respond(ctx context.Context, data Data, q Question) (*Result, error) {
+	r := e.Read(q.Text, q.Hint)
+	if isClosing(q.Text) {
+		res := &Result{Intent: IntentThanks, Intents: []Intent{IntentThanks}, Confidence: 1, Lang: r.Lang, Reply: T(r.Lang, mClosing)}
+		if closingThanks(q.Text) {
+			res.Reply = T(r.Lang, mThanks)
+		}
+		return res, nil
 	}
-	res, err := e.ruleAnswer(ctx, data, customerID, text)
+	res, err := e.ruleAnswer(ctx, data, q, r)
 	if err != nil || e.opts.LLM == nil {
 		return res, err
 	}
-	return e.llmAnswer(ctx, data, customerID, text, res), nil
+	return e.llmAnswer(ctx, data, q.Customer, q.Text, res), nil
 }
 
 // ruleAnswer is the rule engine's answer: the default, and the LLM mode's
 // fallback.
-func (e *Engine) ruleAnswer(ctx context.Context, data Data, customerID, text string) (*Result, error) {
-	intent, conf := e.Classify(text)
-	res := &Result{Intent: intent, Confidence: conf}
+func (e *Engine) ruleAnswer(ctx context.Context, data Data, q Question, r Reading) (*Result, error) {
+	res := &Result{Intent: r.Intent, Intents: r.Intents, Confidence: r.Confidence, Lang: r.Lang}
+	if len(res.Intents) == 0 {
+		res.Intents = []Intent{r.Intent}
+	}
+	lang := r.Lang
+	confident := r.Intent != IntentUnknown && r.Confidence >= e.opts.Threshold
+	if topic := e.knowledge(r, confident); topic != nil {
+		res.Topic = topic.Title
+		res.Reply = T(lang, mKnowledge, esc(topic.Title)) + "\n\n" + topic.Answer
+		return res, nil
+	}
 	switch {
-	case intent == IntentHuman:
-		res.Reply, res.Handoff = humanReply, true
+	case r.Intent == IntentHuman && confident:
+		res.Reply, res.Handoff = T(lang, mHuman), true
 		return res, nil
-	case intent == IntentUnknown || conf < e.opts.Threshold:
-		res.Reply, res.Handoff = handoffReply, true
-		return res, nil
-	}
-	if data == nil || customerID == "" {
-		res.Reply, res.Handoff = lookupFailed, true
+	case !confident:
+		res.Intents = []Intent{r.Intent}
+		res.Reply, res.Handoff = T(lang, mHandoff), true
 		return res, nil
 	}
-	reply, handoff, err := e.reply(ctx, data, customerID, intent)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	if data == nil || q.Customer == "" {
+		res.Reply, res.Handoff = T(lang, mLookupFailed), true
+		return res, nil
+	}
+	a := &answerer{e: e, d: data, cus: q.Customer, lang: lang, words: r.text.words, now: e.now()}
+	var parts, offers []string
+	for _, in := range res.Intents {
+		if in == IntentHuman {
+			parts, res.Handoff = append(parts, T(lang, mHuman)), true
+			continue
 		}
-		res.Reply, res.Handoff = lookupFailed, true
-		return res, nil
+		p, err := a.reply(ctx, in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			res.Reply, res.Handoff = T(lang, mLookupFailed), true
+			return res, nil
+		}
+		parts = append(parts, p.text)
+		res.Handoff = res.Handoff || p.handoff
+		if p.offer != "" {
+			offers = append(offers, p.offer)
+		}
 	}
-	res.Reply, res.Handoff = reply, handoff
+	// One offer, so that "yes" means one thing; none once a person is
+	// coming anyway.
+	if len(offers) == 1 && !(res.Handoff && offers[0] == OfferAgent) {
+		res.Offer = offers[0]
+	}
+	if res.Handoff && res.Offer == OfferAgent {
+		res.Offer = ""
+	}
+	reply := strings.Join(parts, "\n\n")
+	if other, err := a.namesSomeoneElse(ctx, r.text); err == nil && other {
+		reply = T(lang, mOtherPerson) + " " + reply
+	}
+	res.Reply = reply
 	return res, nil
 }
+
+// now is the engine's clock; tests pin it.
+func (e *Engine) now() time.Time {
+	if e.clock != nil {
+		return e.clock()
+	}
+	return time.Now()
+}
+
+// answerPart is the reply to one request of a message.
+type answerPart struct {
+	text    string
+	handoff bool
+	offer   string
+}
+
+type answerer struct {
+	e     *Engine
+	d     Data
+	cus   string
+	lang  Lang
+	words []string // the message's canonical words
+	now   time.Time
+}
+
+func (a *answerer) t(m msg, args ...any) string { return T(a.lang, m, args...) }
+func (a *answerer) money(amount int64, cur stripe.Currency) string {
+	return money(a.lang, amount, string(cur))
+}
+func (a *answerer) day(unix int64) string { return day(a.lang, unix) }
+
+// offerYes appends the "or just reply yes" line for a step the customer
+// can accept.
+func (a *answerer) offerYes(text, offer string) answerPart {
+	return answerPart{text: text + " " + a.t(mReplyYes), offer: offer}
+}
+
+func (a *answerer) handoff(text string) answerPart { return answerPart{text: text, handoff: true} }
+func said(text string) answerPart                  { return answerPart{text: text} }
 
 // reply dispatches to one answer per intent. handoff is set where the only
 // honest next step is a person (e.g. pausing, which has no self-service
 // command).
-func (e *Engine) reply(ctx context.Context, d Data, cus string, in Intent) (string, bool, error) {
-	a := answerer{e: e, d: d, cus: cus}
+func (a *answerer) reply(ctx context.Context, in Intent) (answerPart, error) {
 	switch in {
 	case IntentFailedPayment:
 		return a.failedPayment(ctx)
+	case IntentPayments:
+		return a.payments(ctx)
+	case IntentUnrecognized:
+		return a.unrecognized(ctx)
+	case IntentDoubleCharge:
+		return a.doubleCharge(ctx)
 	case IntentNextBill:
 		return a.nextBill(ctx)
 	case IntentRefundRequest:
@@ -100,16 +209,13 @@ func (e *Engine) reply(ctx context.Context, d Data, cus string, in Intent) (stri
 		return a.refundStatus(ctx)
 	case IntentInvoices:
 		return a.invoices(ctx)
-	case IntentReceipt:
-		return a.receipt(ctx)
 	case IntentBalance:
 		return a.balance(ctx)
 	case IntentUpdatePayment:
-		if !e.can("portal") {
-			return "I've asked an agent to help you change your card or billing details; they'll reply here.", true, nil
+		if !a.e.can("portal") {
+			return a.handoff(a.t(mUpdateAgent)), nil
 		}
-		return "You can change your card or billing details yourself: send " + e.cmd("portal") +
-			" for a secure, short-lived billing-portal link.", false, nil
+		return a.offerYes(a.t(mUpdatePortal, a.e.cmd("portal")), "portal"), nil
 	case IntentCancel:
 		return a.cancel(ctx)
 	case IntentChangePlan:
@@ -118,28 +224,23 @@ func (e *Engine) reply(ctx context.Context, d Data, cus string, in Intent) (stri
 		return a.pause(ctx)
 	case IntentDispute:
 		return a.dispute(ctx)
+	case IntentBilledAfterCancel:
+		return a.billedAfterCancel(ctx)
 	case IntentGreeting:
-		return "Hi! I can help with your payments, invoices, refunds and subscription, e.g. " +
-			"\u201cwhy did my payment fail?\u201d or \u201cwhen is my next bill?\u201d", false, nil
+		return said(a.t(mGreeting)), nil
 	case IntentThanks:
-		return "You're welcome! Ask any time if something else comes up.", false, nil
+		return said(a.t(mThanks)), nil
 	}
-	return handoffReply, true, nil
-}
-
-type answerer struct {
-	e   *Engine
-	d   Data
-	cus string
+	return a.handoff(a.t(mHandoff)), nil
 }
 
 // Ownership filters: the Data implementation is asked only about a.cus,
 // but a room must never show another customer's object even if a backend
 // returned one, so anything naming a different customer is dropped.
 
-func (a answerer) ownCustomer(c *stripe.Customer) bool { return c == nil || c.ID == a.cus }
+func (a *answerer) ownCustomer(c *stripe.Customer) bool { return c == nil || c.ID == a.cus }
 
-func (a answerer) invoicesOf(ctx context.Context, status string) ([]*stripe.Invoice, error) {
+func (a *answerer) invoicesOf(ctx context.Context, status string) ([]*stripe.Invoice, error) {
 	list, err := a.d.Invoices(ctx, a.cus, status, listLimit)
 	if err != nil {
 		return nil, err
@@ -150,10 +251,11 @@ func (a answerer) invoicesOf(ctx context.Context, status string) ([]*stripe.Invo
 			out = append(out, inv)
 		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created > out[j].Created })
 	return out, nil
 }
 
-func (a answerer) charges(ctx context.Context) ([]*stripe.Charge, error) {
+func (a *answerer) charges(ctx context.Context) ([]*stripe.Charge, error) {
 	list, err := a.d.Charges(ctx, a.cus, listLimit)
 	if err != nil {
 		return nil, err
@@ -168,29 +270,36 @@ func (a answerer) charges(ctx context.Context) ([]*stripe.Charge, error) {
 	return out, nil
 }
 
-func (a answerer) subscriptions(ctx context.Context) ([]*stripe.Subscription, error) {
+// allSubscriptions includes ended ones; subscriptions only the live ones.
+func (a *answerer) allSubscriptions(ctx context.Context) ([]*stripe.Subscription, error) {
 	list, err := a.d.Subscriptions(ctx, a.cus)
 	if err != nil {
 		return nil, err
 	}
 	var out []*stripe.Subscription
 	for _, s := range list {
-		if s != nil && a.ownCustomer(s.Customer) && s.Status != stripe.SubscriptionStatusCanceled &&
-			s.Status != stripe.SubscriptionStatusIncompleteExpired {
+		if s != nil && a.ownCustomer(s.Customer) {
 			out = append(out, s)
 		}
 	}
 	return out, nil
 }
 
-func (a answerer) failedPayment(ctx context.Context) (string, bool, error) {
+func (a *answerer) subscriptions(ctx context.Context) ([]*stripe.Subscription, error) {
+	list, err := a.allSubscriptions(ctx)
+	return slices.DeleteFunc(list, func(s *stripe.Subscription) bool {
+		return s.Status == stripe.SubscriptionStatusCanceled || s.Status == stripe.SubscriptionStatusIncompleteExpired
+	}), err
+}
+
+func (a *answerer) failedPayment(ctx context.Context) (answerPart, error) {
 	charges, err := a.charges(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	open, err := a.invoicesOf(ctx, "open")
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	var failed *stripe.Charge
 	for _, ch := range charges {
@@ -201,22 +310,57 @@ func (a answerer) failedPayment(ctx context.Context) (string, bool, error) {
 	}
 	var b strings.Builder
 	if failed == nil {
-		b.WriteString("I can't see a failed payment on your account recently.")
+		b.WriteString(a.t(mNoFailed))
 	} else {
-		fmt.Fprintf(&b, "Your payment of **%s** on %s didn't go through: %s.",
-			money(failed.Amount, string(failed.Currency)), day(failed.Created), esc(stripeapi.DeclineReason(declineCode(failed))))
+		b.WriteString(a.t(mFailed, a.money(failed.Amount, failed.Currency), a.day(failed.Created), a.declineReason(failed)))
 	}
 	portal := a.e.can("portal")
+	offer := ""
 	switch inv := firstPayable(open); {
 	case inv != nil && portal:
-		fmt.Fprintf(&b, " %s, or update your card with %s.",
-			link("Pay "+stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency))+" online", inv.HostedInvoiceURL), a.e.cmd("portal"))
+		b.WriteString(" " + a.t(mPayOrPortal, a.payLink(inv), a.e.cmd("portal")))
 	case inv != nil:
-		fmt.Fprintf(&b, " %s.", link("Pay "+stripeapi.FormatAmount(inv.AmountRemaining, string(inv.Currency))+" online", inv.HostedInvoiceURL))
+		b.WriteString(" " + a.t(mPayOnly, a.payLink(inv)))
 	case failed != nil && portal:
-		fmt.Fprintf(&b, " You can update your card with %s and we'll retry.", a.e.cmd("portal"))
+		b.WriteString(" " + a.t(mRetryPortal, a.e.cmd("portal")))
+		offer = "portal"
 	}
-	return b.String(), false, nil
+	if offer != "" {
+		return a.offerYes(b.String(), offer), nil
+	}
+	return said(b.String()), nil
+}
+
+func (a *answerer) payLink(inv *stripe.Invoice) string {
+	return link(a.t(mPayOnline, formatMoney(a.lang, inv.AmountRemaining, string(inv.Currency))), inv.HostedInvoiceURL)
+}
+
+// declineReason says why the bank refused, in the customer's language;
+// English keeps stripeapi's wording, which agents see too.
+func (a *answerer) declineReason(ch *stripe.Charge) string {
+	code := declineCode(ch)
+	if a.lang == LangEN {
+		return esc(stripeapi.DeclineReason(code))
+	}
+	switch code {
+	case "insufficient_funds":
+		return a.t(mDeclineFunds)
+	case "expired_card":
+		return a.t(mDeclineExpire)
+	case "incorrect_cvc", "invalid_cvc":
+		return a.t(mDeclineCVC)
+	case "incorrect_number", "invalid_number":
+		return a.t(mDeclineNumber)
+	case "authentication_required":
+		return a.t(mDeclineAuth)
+	case "lost_card", "stolen_card", "pickup_card", "restricted_card":
+		return a.t(mDeclineLost)
+	case "card_velocity_exceeded", "withdrawal_count_limit_exceeded":
+		return a.t(mDeclineLimit)
+	case "processing_error":
+		return a.t(mDeclineError)
+	}
+	return a.t(mDeclineBank)
 }
 
 // declineCode prefers the bank's specific reason (insufficient funds…) over
@@ -237,59 +381,238 @@ func firstPayable(invs []*stripe.Invoice) *stripe.Invoice {
 	return nil
 }
 
-func (a answerer) nextBill(ctx context.Context) (string, bool, error) {
-	inv, err := a.d.UpcomingInvoice(ctx, a.cus)
-	if err != nil {
-		return "", false, err
+// month is the calendar month the message asks about ("in March", "last
+// month", "this month"), or the zero time.
+func (a *answerer) month() time.Time {
+	cur := time.Date(a.now.Year(), a.now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	for i, w := range a.words {
+		if n := slices.Index(canonicalMonths, w); n >= 0 {
+			m := time.Date(cur.Year(), time.Month(n+1), 1, 0, 0, 0, 0, time.UTC)
+			if m.After(cur) {
+				m = m.AddDate(-1, 0, 0)
+			}
+			return m
+		}
+		if w == "month" && i > 0 {
+			switch a.words[i-1] {
+			case "this":
+				return cur
+			case "last", "previous", "past":
+				return cur.AddDate(0, -1, 0)
+			}
+		}
 	}
-	if inv == nil || !a.ownCustomer(inv.Customer) {
-		return "You have no upcoming bill: nothing on your account renews.", false, nil
-	}
-	when := inv.NextPaymentAttempt
-	if when == 0 {
-		when = inv.PeriodEnd
-	}
-	if when == 0 {
-		when = inv.Created
-	}
-	s := fmt.Sprintf("Your next bill is **%s** on **%s**.", money(inv.AmountDue, string(inv.Currency)), day(when))
-	if !a.e.can("portal") {
-		return s, false, nil
-	}
-	return s + " To change what you pay, send " + a.e.cmd("portal") + ".", false, nil
+	return time.Time{}
 }
 
-func (a answerer) refundRequest(ctx context.Context) (string, bool, error) {
+func inMonth(unix int64, m time.Time) bool {
+	t := time.Unix(unix, 0).UTC()
+	return t.Year() == m.Year() && t.Month() == m.Month()
+}
+
+func (a *answerer) has(word string) bool { return slices.Contains(a.words, word) }
+
+func (a *answerer) payments(ctx context.Context) (answerPart, error) {
 	charges, err := a.charges(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
+	if m := a.month(); !m.IsZero() {
+		charges = slices.DeleteFunc(charges, func(ch *stripe.Charge) bool { return !inMonth(ch.Created, m) })
+		if len(charges) == 0 {
+			return said(a.t(mNoPaymentsMonth, monthYear(a.lang, m))), nil
+		}
+		return said(a.paymentList(a.t(mPaymentsMonth, monthYear(a.lang, m)), charges)), nil
+	}
+	if len(charges) == 0 {
+		return said(a.t(mNoPayments)), nil
+	}
+	ch := charges[0]
+	var b strings.Builder
+	switch ch.Status {
+	case stripe.ChargeStatusSucceeded:
+		b.WriteString(a.t(mLatestOK, a.money(ch.Amount, ch.Currency), a.day(ch.Created)))
+	case stripe.ChargeStatusFailed:
+		b.WriteString(a.t(mLatestFailed, a.money(ch.Amount, ch.Currency), a.day(ch.Created), a.declineReason(ch)))
+	default:
+		b.WriteString(a.t(mLatestPending, a.money(ch.Amount, ch.Currency), a.day(ch.Created)))
+	}
+	if len(charges) > 1 {
+		b.WriteString("\n\n" + a.paymentList(a.t(mRecentPayments), charges))
+	}
+	return said(b.String()), nil
+}
+
+func (a *answerer) paymentList(title string, charges []*stripe.Charge) string {
+	if len(charges) > 5 {
+		charges = charges[:5]
+	}
+	var b strings.Builder
+	b.WriteString(title)
 	for _, ch := range charges {
-		if ch.Status != stripe.ChargeStatusSucceeded || ch.Refunded || ch.Amount-ch.AmountRefunded <= 0 {
+		b.WriteString("\n- " + a.t(mPaymentLine, a.day(ch.Created), a.money(ch.Amount, ch.Currency), a.chargeStatus(ch)))
+	}
+	return b.String()
+}
+
+func (a *answerer) chargeStatus(ch *stripe.Charge) string {
+	switch {
+	case ch.Refunded:
+		return a.t(mStatusRefunded)
+	case ch.AmountRefunded > 0:
+		return a.t(mStatusPartRefund)
+	case ch.Status == stripe.ChargeStatusSucceeded:
+		return a.t(mStatusPaid)
+	case ch.Status == stripe.ChargeStatusFailed:
+		return a.t(mStatusFailed)
+	}
+	return a.t(mStatusPending)
+}
+
+// unrecognized shows what the customer's statement says for each recent
+// payment, since a descriptor they do not connect with the merchant is
+// the usual reason; the next step is a person, never the bank.
+func (a *answerer) unrecognized(ctx context.Context) (answerPart, error) {
+	charges, err := a.charges(ctx)
+	if err != nil {
+		return answerPart{}, err
+	}
+	charges = slices.DeleteFunc(charges, func(ch *stripe.Charge) bool { return ch.Status == stripe.ChargeStatusFailed })
+	if len(charges) == 0 {
+		return a.handoff(a.t(mUnrecognizedNone)), nil
+	}
+	if len(charges) > 5 {
+		charges = charges[:5]
+	}
+	var b strings.Builder
+	b.WriteString(a.t(mStatementCharges))
+	for _, ch := range charges {
+		desc := ch.CalculatedStatementDescriptor
+		if desc == "" {
+			desc = ch.StatementDescriptor
+		}
+		if desc == "" {
+			desc = ch.Description
+		}
+		line := a.t(mStatementLine, a.day(ch.Created), a.money(ch.Amount, ch.Currency), esc(desc))
+		if ch.PaymentMethodDetails != nil && ch.PaymentMethodDetails.Card != nil && ch.PaymentMethodDetails.Card.Last4 != "" {
+			line += " (" + a.t(mCardEnding, esc(ch.PaymentMethodDetails.Card.Last4)) + ")"
+		}
+		b.WriteString("\n- " + line)
+	}
+	b.WriteString("\n\n" + a.t(mUnrecognizedOffer))
+	return answerPart{text: b.String(), offer: OfferAgent}, nil
+}
+
+// doubleCharge looks for two successful payments of the same amount
+// within three days: the second is the one to give back.
+func (a *answerer) doubleCharge(ctx context.Context) (answerPart, error) {
+	charges, err := a.charges(ctx)
+	if err != nil {
+		return answerPart{}, err
+	}
+	var ok []*stripe.Charge
+	for _, ch := range charges {
+		if ch.Status == stripe.ChargeStatusSucceeded {
+			ok = append(ok, ch)
+		}
+	}
+	for i := 0; i+1 < len(ok); i++ {
+		newer, older := ok[i], ok[i+1]
+		if newer.Amount != older.Amount || newer.Currency != older.Currency || newer.Created-older.Created > 3*24*3600 {
 			continue
 		}
-		// A disputed payment is the bank's to settle: a refund on top
-		// would pay the customer twice. Never offered; a person explains.
-		if ch.Disputed {
-			return fmt.Sprintf("Your latest payment of **%s** on %s is being disputed with your bank, so it can't be refunded "+
-				"here; I've asked an agent to explain what happens next. They'll reply here.",
-				money(ch.Amount, string(ch.Currency)), day(ch.Created)), true, nil
+		text := a.t(mDoubleFound, a.money(newer.Amount, newer.Currency), a.day(older.Created), a.day(newer.Created))
+		if newer.Refunded {
+			return said(text + " " + a.t(mRefundDone, a.money(newer.Amount, newer.Currency), a.day(newer.Created))), nil
 		}
-		if !a.e.can("request-refund") {
-			return fmt.Sprintf("I can't issue refunds myself. I've asked an agent to look at your latest payment of **%s** on %s; "+
-				"they'll reply here.", money(ch.Amount, string(ch.Currency)), day(ch.Created)), true, nil
+		if newer.Disputed || !a.e.can("request-refund") {
+			return a.handoff(text + " " + a.t(mDoubleAgent)), nil
 		}
-		return fmt.Sprintf("I can't issue refunds myself, but an agent can. Your latest payment was **%s** on %s; "+
-			"to ask for a refund of it, send %s (you can add a reason after it).",
-			money(ch.Amount, string(ch.Currency)), day(ch.Created), a.e.cmd("request-refund "+ch.ID)), false, nil
+		cmd := "request-refund " + newer.ID
+		return a.offerYes(text+" "+a.t(mDoubleRefund, a.e.cmd(cmd)), cmd), nil
 	}
-	return "I can't find a recent payment that could be refunded, so I've asked an agent to take a look; they'll reply here.", true, nil
+	if len(ok) == 0 {
+		return a.handoff(a.t(mUnrecognizedNone)), nil
+	}
+	return answerPart{text: a.t(mDoubleNone, a.money(ok[0].Amount, ok[0].Currency), a.day(ok[0].Created)), offer: OfferAgent}, nil
 }
 
-func (a answerer) refundStatus(ctx context.Context) (string, bool, error) {
+func (a *answerer) nextBill(ctx context.Context) (answerPart, error) {
+	inv, err := a.d.UpcomingInvoice(ctx, a.cus)
+	if err != nil {
+		return answerPart{}, err
+	}
+	open, err := a.invoicesOf(ctx, "open")
+	if err != nil {
+		return answerPart{}, err
+	}
+	var b strings.Builder
+	if inv == nil || !a.ownCustomer(inv.Customer) {
+		b.WriteString(a.t(mNoUpcoming))
+	} else {
+		when := inv.NextPaymentAttempt
+		if when == 0 {
+			when = inv.PeriodEnd
+		}
+		if when == 0 {
+			when = inv.Created
+		}
+		b.WriteString(a.t(mNextBill, a.money(inv.AmountDue, inv.Currency), a.day(when)))
+	}
+	// What is already overdue is due before the next bill.
+	for _, o := range open {
+		if o.AmountRemaining <= 0 || (o.DueDate > 0 && o.DueDate > a.now.Unix()) {
+			continue
+		}
+		since := o.DueDate
+		if since == 0 {
+			since = o.Created
+		}
+		b.WriteString(" " + a.t(mPastDue, a.money(o.AmountRemaining, o.Currency), a.day(since)))
+		if l := link(a.t(mLinkPay), o.HostedInvoiceURL); l != "" {
+			b.WriteString(" " + a.t(mPayOverdue, l))
+		}
+		break
+	}
+	if inv != nil && a.e.can("portal") {
+		b.WriteString(" " + a.t(mChangeWhat, a.e.cmd("portal")))
+	}
+	return said(b.String()), nil
+}
+
+// refundRequest looks at the latest successful payment only: offering an
+// older one instead would refund what the customer did not ask about.
+func (a *answerer) refundRequest(ctx context.Context) (answerPart, error) {
 	charges, err := a.charges(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
+	}
+	for _, ch := range charges {
+		if ch.Status != stripe.ChargeStatusSucceeded {
+			continue
+		}
+		amount, when := a.money(ch.Amount, ch.Currency), a.day(ch.Created)
+		switch {
+		// A disputed payment is the bank's to settle: a refund on top
+		// would pay the customer twice. Never offered; a person explains.
+		case ch.Disputed:
+			return a.handoff(a.t(mRefundDisputed, amount, when)), nil
+		case ch.Refunded || ch.Amount-ch.AmountRefunded <= 0:
+			return said(a.t(mRefundDone, amount, when)), nil
+		case !a.e.can("request-refund"):
+			return a.handoff(a.t(mRefundNoSelf, amount, when)), nil
+		}
+		cmd := "request-refund " + ch.ID
+		return a.offerYes(a.t(mRefundOffer, amount, when, a.e.cmd(cmd)), cmd), nil
+	}
+	return a.handoff(a.t(mRefundNone)), nil
+}
+
+func (a *answerer) refundStatus(ctx context.Context) (answerPart, error) {
+	charges, err := a.charges(ctx)
+	if err != nil {
+		return answerPart{}, err
 	}
 	var refunds []*stripe.Refund
 	for _, ch := range charges {
@@ -304,76 +627,115 @@ func (a answerer) refundStatus(ctx context.Context) (string, bool, error) {
 	}
 	if len(refunds) == 0 {
 		if !a.e.can("request-refund") {
-			return "I can't see any refund on your account yet. If you asked for one, an agent reviews it first; " +
-				"I've asked one to look, and they'll reply here.", true, nil
+			return a.handoff(a.t(mNoRefundAgent)), nil
 		}
-		return "I can't see any refund on your account yet. If you asked for one, an agent reviews it first; " +
-			"to ask, send " + a.e.cmd("request-refund <payment id>") + ".", false, nil
+		return said(a.t(mNoRefundAsk, a.e.cmd("request-refund <payment id>"))), nil
 	}
 	sort.SliceStable(refunds, func(i, j int) bool { return refunds[i].Created > refunds[j].Created })
 	r := refunds[0]
-	amount := money(r.Amount, string(r.Currency))
+	amount, when := a.money(r.Amount, r.Currency), a.day(r.Created)
 	switch r.Status {
 	case stripe.RefundStatusSucceeded:
-		return fmt.Sprintf("Your refund of **%s** was sent on %s. Banks usually take 5–10 business days to show it on your statement.",
-			amount, day(r.Created)), false, nil
+		if a.now.Sub(time.Unix(r.Created, 0)) < refundOverdue {
+			return said(a.t(mRefundSent, amount, when)), nil
+		}
+		if r.DestinationDetails != nil && r.DestinationDetails.Card != nil && r.DestinationDetails.Card.Reference != "" {
+			return said(a.t(mRefundOverdueRef, amount, when, esc(r.DestinationDetails.Card.Reference))), nil
+		}
+		return said(a.t(mRefundOverdue, amount, when)), nil
 	case stripe.RefundStatusPending, stripe.RefundStatusRequiresAction:
-		return fmt.Sprintf("Your refund of **%s** (started %s) is still being processed.", amount, day(r.Created)), false, nil
+		return said(a.t(mRefundPending, amount, when)), nil
 	default:
-		return fmt.Sprintf("Your refund of **%s** from %s did not go through (%s), so I've asked an agent to look at it.",
-			amount, day(r.Created), esc(words(string(r.Status)))), true, nil
+		return a.handoff(a.t(mRefundFailed, amount, when)), nil
 	}
 }
 
-func (a answerer) invoices(ctx context.Context) (string, bool, error) {
+func (a *answerer) invoices(ctx context.Context) (answerPart, error) {
+	if a.has("receipt") {
+		return a.receipt(ctx)
+	}
 	invs, err := a.invoicesOf(ctx, "")
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
+	}
+	invs = slices.DeleteFunc(invs, func(inv *stripe.Invoice) bool { return inv.Status == stripe.InvoiceStatusDraft })
+	title := a.t(mLatestInvoices)
+	if m := a.month(); !m.IsZero() {
+		invs = slices.DeleteFunc(invs, func(inv *stripe.Invoice) bool { return !inMonth(inv.Created, m) })
+		if len(invs) == 0 {
+			return said(a.t(mNoInvoicesMonth, monthYear(a.lang, m))), nil
+		}
+		title = a.t(mInvoicesMonth, monthYear(a.lang, m))
 	}
 	if len(invs) == 0 {
-		return "You have no invoices yet.", false, nil
+		return said(a.t(mNoInvoices)), nil
 	}
 	if len(invs) > 5 {
 		invs = invs[:5]
 	}
 	var b strings.Builder
-	b.WriteString("Your latest invoices:")
+	b.WriteString(title)
 	for _, inv := range invs {
 		label := inv.Number
 		if label == "" {
 			label = inv.ID
 		}
-		fmt.Fprintf(&b, "\n- %s: **%s**, %s, %s", esc(label), money(inv.Total, string(inv.Currency)),
-			esc(words(string(inv.Status))), day(inv.Created))
-		if l := link("view", inv.HostedInvoiceURL); l != "" {
-			b.WriteString(" (" + l + ")")
+		b.WriteString("\n- " + a.t(mInvoiceLine, esc(label), a.money(inv.Total, inv.Currency), a.invoiceStatus(inv), a.day(inv.Created)))
+		var links []string
+		for _, l := range []string{link(a.t(mLinkView), inv.HostedInvoiceURL), link(a.t(mLinkPDF), inv.InvoicePDF)} {
+			if l != "" {
+				links = append(links, l)
+			}
+		}
+		if len(links) > 0 {
+			b.WriteString(" (" + strings.Join(links, ", ") + ")")
 		}
 	}
-	return b.String(), false, nil
+	if a.has("vat") || a.has("tax") {
+		b.WriteString("\n\n" + a.t(mTaxInvoice))
+		if a.e.can("portal") {
+			b.WriteString(" " + a.t(mTaxID, a.e.cmd("portal")))
+		}
+	}
+	return said(b.String()), nil
 }
 
-func (a answerer) receipt(ctx context.Context) (string, bool, error) {
+func (a *answerer) invoiceStatus(inv *stripe.Invoice) string {
+	switch inv.Status {
+	case stripe.InvoiceStatusPaid:
+		return a.t(mStatusPaid)
+	case stripe.InvoiceStatusOpen:
+		return a.t(mStatusOpen)
+	case stripe.InvoiceStatusVoid:
+		return a.t(mStatusVoid)
+	case stripe.InvoiceStatusUncollectible:
+		return a.t(mStatusUncollect)
+	}
+	return a.t(mStatusDraft)
+}
+
+func (a *answerer) receipt(ctx context.Context) (answerPart, error) {
 	charges, err := a.charges(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
+	m := a.month()
 	for _, ch := range charges {
-		if ch.Status == stripe.ChargeStatusSucceeded && ch.ReceiptURL != "" {
-			return fmt.Sprintf("Here is the receipt for your payment of **%s** on %s: %s.",
-				money(ch.Amount, string(ch.Currency)), day(ch.Created), link("receipt", ch.ReceiptURL)), false, nil
+		if ch.Status == stripe.ChargeStatusSucceeded && ch.ReceiptURL != "" && (m.IsZero() || inMonth(ch.Created, m)) {
+			return said(a.t(mReceipt, a.money(ch.Amount, ch.Currency), a.day(ch.Created), link(a.t(mLinkReceipt), ch.ReceiptURL))), nil
 		}
 	}
-	return "I can't find a receipt for a recent payment, so I've asked an agent to send you one.", true, nil
+	return a.handoff(a.t(mNoReceipt)), nil
 }
 
-func (a answerer) balance(ctx context.Context) (string, bool, error) {
+func (a *answerer) balance(ctx context.Context) (answerPart, error) {
 	open, err := a.invoicesOf(ctx, "open")
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	cus, err := a.d.Customer(ctx, a.cus)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	due := map[string]int64{}
 	var currencies []string
@@ -384,121 +746,175 @@ func (a answerer) balance(ctx context.Context) (string, bool, error) {
 		}
 		due[c] += inv.AmountRemaining
 	}
-	var parts []string
+	var amounts []string
 	for _, c := range currencies {
-		parts = append(parts, "**"+money(due[c], c)+"**")
+		amounts = append(amounts, "**"+money(a.lang, due[c], c)+"**")
 	}
 	var b strings.Builder
-	if len(parts) == 0 {
-		b.WriteString("You don't owe anything: there are no unpaid invoices.")
+	if len(amounts) == 0 {
+		b.WriteString(a.t(mOweNothing))
 	} else {
-		fmt.Fprintf(&b, "You owe %s on %d unpaid invoice(s).", strings.Join(parts, " + "), len(open))
+		b.WriteString(a.t(mOwe, strings.Join(amounts, " + "), fmt.Sprint(len(open))))
 		if inv := firstPayable(open); inv != nil {
-			b.WriteString(" " + link("Pay online", inv.HostedInvoiceURL) + ".")
+			b.WriteString(" " + link(a.t(mPayOnlineShort), inv.HostedInvoiceURL) + ".")
 		}
 	}
 	// Stripe's customer balance is negative for credit the customer holds.
 	if cus != nil && cus.ID == a.cus && cus.Balance != 0 {
 		if cus.Balance < 0 {
-			fmt.Fprintf(&b, " You have **%s** in credit, applied to your next invoice.", money(-cus.Balance, string(cus.Currency)))
+			b.WriteString(" " + a.t(mCredit, a.money(-cus.Balance, cus.Currency)))
 		} else {
-			fmt.Fprintf(&b, " **%s** will be added to your next invoice.", money(cus.Balance, string(cus.Currency)))
+			b.WriteString(" " + a.t(mDebitNext, a.money(cus.Balance, cus.Currency)))
 		}
 	}
-	return b.String(), false, nil
+	return said(b.String()), nil
 }
 
-func (a answerer) cancel(ctx context.Context) (string, bool, error) {
+func (a *answerer) cancel(ctx context.Context) (answerPart, error) {
 	subs, err := a.subscriptions(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	if len(subs) == 0 {
-		return "You have no active subscription, so there is nothing to cancel.", false, nil
+		return said(a.t(mNoSubCancel)), nil
 	}
 	s := subs[0]
 	if s.CancelAtPeriodEnd {
-		return fmt.Sprintf("Your %s subscription is already set to end on %s; you won't be charged after that.",
-			planName(s), day(s.CurrentPeriodEnd)), false, nil
+		return said(a.t(mAlreadyEnding, a.planName(s), a.day(s.CurrentPeriodEnd))), nil
 	}
 	if !a.e.can("cancel") {
-		return fmt.Sprintf("Your %s subscription renews on %s. I've asked an agent to help you with cancelling; they'll reply here.",
-			planName(s), day(s.CurrentPeriodEnd)), true, nil
+		return a.handoff(a.t(mCancelAgent, a.planName(s), a.day(s.CurrentPeriodEnd))), nil
 	}
-	return fmt.Sprintf("Your %s subscription renews on %s. To cancel at the end of the period, send %s "+
-		"(you'll be asked to confirm), or ask here and an agent will help.", planName(s), day(s.CurrentPeriodEnd), a.e.cmd("cancel")), false, nil
+	return a.offerYes(a.t(mCancelSelf, a.planName(s), a.day(s.CurrentPeriodEnd), a.e.cmd("cancel")), "cancel"), nil
 }
 
-func (a answerer) changePlan(ctx context.Context) (string, bool, error) {
+func (a *answerer) changePlan(ctx context.Context) (answerPart, error) {
 	subs, err := a.subscriptions(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
-	cur := ""
+	var b strings.Builder
 	if len(subs) > 0 {
-		cur = "You're on the " + planName(subs[0]) + " plan. "
+		b.WriteString(a.t(mCurrentPlan, a.planName(subs[0])) + " ")
 	}
 	if !a.e.can("change-plan") {
-		return cur + "I've asked an agent to help you switch plans; they'll reply here.", true, nil
+		b.WriteString(a.t(mChangeAgent))
+		return a.handoff(b.String()), nil
 	}
-	return cur + "To switch, send " + a.e.cmd("change-plan <price>") + ": it shows the new price and asks you to confirm " +
-		"before anything changes. An agent can help you pick a plan.", false, nil
+	var lines []string
+	for _, id := range a.e.opts.Plans {
+		if len(lines) == 5 {
+			break
+		}
+		p, err := a.d.Price(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return answerPart{}, ctx.Err()
+			}
+			continue // a price that cannot be read is left out, not guessed
+		}
+		if p == nil || !p.Active {
+			continue
+		}
+		lines = append(lines, a.t(mPlanLine, priceName(p), a.money(p.UnitAmount, p.Currency), a.interval(p))+" (`"+esc(p.ID)+"`)")
+	}
+	if len(lines) > 0 {
+		b.WriteString(a.t(mPlansList) + "\n- " + strings.Join(lines, "\n- ") + "\n\n")
+	}
+	b.WriteString(a.t(mChangeSelf, a.e.cmd("change-plan <price>")))
+	return said(b.String()), nil
 }
 
-func (a answerer) pause(ctx context.Context) (string, bool, error) {
+func (a *answerer) interval(p *stripe.Price) string {
+	if p.Recurring == nil {
+		return ""
+	}
+	switch p.Recurring.Interval {
+	case stripe.PriceRecurringIntervalYear:
+		return a.t(mPerYear)
+	case stripe.PriceRecurringIntervalWeek:
+		return a.t(mPerWeek)
+	case stripe.PriceRecurringIntervalDay:
+		return a.t(mPerDay)
+	}
+	return a.t(mPerMonth)
+}
+
+func priceName(p *stripe.Price) string {
+	if p.Nickname != "" {
+		return esc(p.Nickname)
+	}
+	if p.Product != nil && p.Product.Name != "" {
+		return esc(p.Product.Name)
+	}
+	return esc(p.ID)
+}
+
+func (a *answerer) pause(ctx context.Context) (answerPart, error) {
 	subs, err := a.subscriptions(ctx)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	for _, s := range subs {
 		if s.PauseCollection != nil {
-			msg := "Payments for your " + planName(s) + " subscription are paused"
+			text := a.t(mPaused, a.planName(s))
 			if s.PauseCollection.ResumesAt > 0 {
-				msg += " until " + day(s.PauseCollection.ResumesAt)
+				text = a.t(mPausedUntil, a.planName(s), a.day(s.PauseCollection.ResumesAt))
 			}
-			return msg + ". I've asked an agent in case you want to change that.", true, nil
+			return a.handoff(text + " " + a.t(mPausedAgent)), nil
 		}
 	}
 	if len(subs) == 0 {
-		return "You have no active subscription to pause.", false, nil
+		return said(a.t(mNoSubPause)), nil
 	}
 	// No self-service command pauses a subscription, so a person decides.
-	return "I can't pause a subscription myself, so I've asked an agent to help; they'll reply here.", true, nil
+	return a.handoff(a.t(mPauseAgent)), nil
 }
 
-func (a answerer) dispute(ctx context.Context) (string, bool, error) {
+func (a *answerer) dispute(ctx context.Context) (answerPart, error) {
 	list, err := a.d.Disputes(ctx, a.cus, listLimit)
 	if err != nil {
-		return "", false, err
+		return answerPart{}, err
 	}
 	for _, d := range list {
 		if d == nil || (d.Charge != nil && !a.ownCustomer(d.Charge.Customer)) {
 			continue
 		}
-		msg := fmt.Sprintf("Your bank's dispute of **%s** (opened %s) is %s.",
-			money(d.Amount, string(d.Currency)), day(d.Created), disputeStatus(d.Status))
-		return msg + " An agent can tell you more.", false, nil
+		return said(a.t(mDispute, a.money(d.Amount, d.Currency), a.day(d.Created), a.disputeStatus(d.Status))), nil
 	}
-	return "I can't see any dispute on your payments. If you've contacted your bank, it can take a few days to reach us.", false, nil
+	return said(a.t(mNoDispute)), nil
 }
 
-func disputeStatus(s stripe.DisputeStatus) string {
+func (a *answerer) disputeStatus(s stripe.DisputeStatus) string {
 	switch s {
 	case stripe.DisputeStatusWarningNeedsResponse, stripe.DisputeStatusNeedsResponse:
-		return "open and waiting for our response"
+		return a.t(mDisputeOpen)
 	case stripe.DisputeStatusWarningUnderReview, stripe.DisputeStatusUnderReview:
-		return "under review by the bank"
+		return a.t(mDisputeReview)
 	case stripe.DisputeStatusWon:
-		return "closed: the bank decided in our favour"
+		return a.t(mDisputeWon)
 	case stripe.DisputeStatusLost:
-		return "closed: the bank decided in your favour"
-	case stripe.DisputeStatusWarningClosed:
-		return "closed"
+		return a.t(mDisputeLost)
 	}
-	return esc(words(string(s)))
+	return a.t(mDisputeClosed)
 }
 
-func planName(s *stripe.Subscription) string {
+// billedAfterCancel apologises and hands off: whether the charge was
+// right is a person's call, and the handoff note carries the context.
+func (a *answerer) billedAfterCancel(ctx context.Context) (answerPart, error) {
+	charges, err := a.charges(ctx)
+	if err != nil {
+		return answerPart{}, err
+	}
+	for _, ch := range charges {
+		if ch.Status == stripe.ChargeStatusSucceeded {
+			return a.handoff(a.t(mBilledAfterCancel, a.money(ch.Amount, ch.Currency), a.day(ch.Created))), nil
+		}
+	}
+	return a.handoff(a.t(mBilledAfterCancelNo)), nil
+}
+
+func (a *answerer) planName(s *stripe.Subscription) string {
 	if s.Items != nil {
 		for _, it := range s.Items.Data {
 			if it == nil || it.Price == nil {
@@ -512,7 +928,39 @@ func planName(s *stripe.Subscription) string {
 			}
 		}
 	}
-	return "current"
+	return a.t(mPlanCurrent)
+}
+
+// namesSomeoneElse reports whether the message asks about another person:
+// an email or customer id that is not the asker's, or a relative's account
+// ("my husband's invoice"). The answer is still only about the asker.
+func (a *answerer) namesSomeoneElse(ctx context.Context, t *text) (bool, error) {
+	for _, c := range t.customers {
+		if c != a.cus {
+			return true, nil
+		}
+	}
+	if slices.Contains(t.words, "relative") {
+		return true, nil
+	}
+	for i, w := range t.words {
+		if (w == "other" || w == "another") && i+1 < len(t.words) && (t.words[i+1] == "customer" || t.words[i+1] == "person") {
+			return true, nil
+		}
+	}
+	if len(t.emails) == 0 {
+		return false, nil
+	}
+	cus, err := a.d.Customer(ctx, a.cus)
+	if err != nil || cus == nil {
+		return false, err
+	}
+	for _, e := range t.emails {
+		if !strings.EqualFold(e, cus.Email) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (e *Engine) cmd(args string) string { return "`" + e.opts.CommandPrefix + " " + args + "`" }
@@ -521,14 +969,6 @@ func (e *Engine) cmd(args string) string { return "`" + e.opts.CommandPrefix + "
 func (e *Engine) can(command string) bool {
 	return e.opts.SelfService == nil || e.opts.SelfService(command)
 }
-
-func money(amount int64, currency string) string {
-	return esc(stripeapi.FormatAmount(amount, currency))
-}
-
-func day(unix int64) string { return time.Unix(unix, 0).UTC().Format("2 Jan 2006") }
-
-func words(enum string) string { return strings.ReplaceAll(enum, "_", " ") }
 
 // esc makes Stripe-provided text (names, nicknames, invoice numbers) safe
 // in the markdown reply: no links, formatting, line breaks, bidi overrides

@@ -19,6 +19,7 @@ type fakeData struct {
 	subs      map[string][]*stripe.Subscription
 	charges   map[string][]*stripe.Charge
 	disputes  map[string][]*stripe.Dispute
+	prices    map[string]*stripe.Price
 	err       error
 	asked     map[string]bool // customer ids the assistant asked about
 }
@@ -59,6 +60,13 @@ func (f *fakeData) Charges(_ context.Context, cus string, limit int) ([]*stripe.
 
 func (f *fakeData) Disputes(_ context.Context, cus string, limit int) ([]*stripe.Dispute, error) {
 	return f.disputes[cus], f.note(cus)
+}
+
+func (f *fakeData) Price(_ context.Context, id string) (*stripe.Price, error) {
+	if p, ok := f.prices[id]; ok {
+		return p, f.err
+	}
+	return nil, &stripe.Error{HTTPStatusCode: 404, Code: stripe.ErrorCodeResourceMissing}
 }
 
 func unix(s string) int64 {
@@ -229,7 +237,7 @@ func TestWritesOnlyOffered(t *testing.T) {
 func TestTypoTolerance(t *testing.T) {
 	e := New(Options{})
 	for q, want := range map[string]Intent{"payment faild": IntentFailedPayment, "refnd": IntentRefundRequest,
-		"cancle": IntentCancel, "reciept": IntentReceipt} {
+		"cancle": IntentCancel, "reciept": IntentInvoices} {
 		if got, _ := e.Classify(q); got != want {
 			t.Errorf("%q: got %s want %s", q, got, want)
 		}
@@ -278,19 +286,19 @@ func TestClosingWordsEndTheExchange(t *testing.T) {
 	for _, q := range []string{"ok", "OK!", "no", "Nope.", "no thanks", "👍", "👍🏽", "ok 👍", "got it, thanks", "that's all",
 		"nein danke", "danke", "vale, gracias", "merci", "d'accord", "não, obrigado", "tudo bem", "grazie", "bedankt"} {
 		res := answer(t, twoCustomers(), "cus_A", q)
-		if res.Handoff || (res.Reply != closingReply && res.Reply != thankedReply) {
+		if res.Handoff || (res.Reply != T(res.Lang, mClosing) && res.Reply != T(res.Lang, mThanks)) {
 			t.Errorf("%q: handoff=%t reply %q", q, res.Handoff, res.Reply)
 		}
 	}
 	for _, q := range []string{"no, I don't want to cancel", "ok when is my next bill", "why did my payment fail?", "🤔", "no refund yet?"} {
-		if res := answer(t, twoCustomers(), "cus_A", q); res.Reply == closingReply || res.Reply == thankedReply {
+		if res := answer(t, twoCustomers(), "cus_A", q); res.Reply == T(res.Lang, mClosing) || res.Reply == T(res.Lang, mThanks) {
 			t.Errorf("%q was taken for a goodbye", q)
 		}
 	}
-	if got := answer(t, twoCustomers(), "cus_A", "merci 🙏").Reply; got != thankedReply {
+	if got := answer(t, twoCustomers(), "cus_A", "merci 🙏").Reply; got != T(LangFR, mThanks) {
 		t.Errorf("thanks answered %q", got)
 	}
-	if got := answer(t, twoCustomers(), "cus_A", "ok").Reply; got != closingReply {
+	if got := answer(t, twoCustomers(), "cus_A", "ok").Reply; got != T(LangEN, mClosing) {
 		t.Errorf("ok answered %q", got)
 	}
 }

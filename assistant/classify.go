@@ -1,41 +1,62 @@
-// Package assistant answers a customer's plain-language billing questions from that customer's own Stripe data, and says when a human should take over.
+// Package assistant answers a customer's plain-language billing questions from that customer's own Stripe data, in the customer's language, and says when a human should take over.
 package assistant
 
 import (
 	"math"
 	"sort"
 	"strings"
-	"unicode"
+	"time"
 )
 
 // Intent is what a customer's message asks for.
 type Intent string
 
 // The intents the engine recognises. Values are stable snake_case strings
-// because they appear in the corpus, logs and the ask subcommand's output.
+// because they appear in the corpus, logs, facts and the ask subcommand's
+// output; docs/assistant.md lists them.
 const (
-	IntentFailedPayment Intent = "failed_payment"
-	IntentNextBill      Intent = "next_bill"
-	IntentRefundRequest Intent = "refund_request"
-	IntentRefundStatus  Intent = "refund_status"
-	IntentInvoices      Intent = "invoices"
-	IntentReceipt       Intent = "receipt"
-	IntentBalance       Intent = "balance"
-	IntentUpdatePayment Intent = "update_payment"
-	IntentCancel        Intent = "cancel"
-	IntentChangePlan    Intent = "change_plan"
-	IntentPause         Intent = "pause"
-	IntentDispute       Intent = "dispute"
-	IntentHuman         Intent = "human"
-	IntentGreeting      Intent = "greeting"
-	IntentThanks        Intent = "thanks"
-	IntentUnknown       Intent = "unknown"
+	IntentFailedPayment     Intent = "failed_payment"
+	IntentPayments          Intent = "payments"
+	IntentUnrecognized      Intent = "unrecognized_charge"
+	IntentDoubleCharge      Intent = "double_charge"
+	IntentNextBill          Intent = "next_bill"
+	IntentRefundRequest     Intent = "refund_request"
+	IntentRefundStatus      Intent = "refund_status"
+	IntentInvoices          Intent = "invoices"
+	IntentBalance           Intent = "balance"
+	IntentUpdatePayment     Intent = "update_payment"
+	IntentCancel            Intent = "cancel"
+	IntentChangePlan        Intent = "change_plan"
+	IntentPause             Intent = "pause"
+	IntentDispute           Intent = "dispute"
+	IntentBilledAfterCancel Intent = "billed_after_cancel"
+	IntentHuman             Intent = "human"
+	IntentGreeting          Intent = "greeting"
+	IntentThanks            Intent = "thanks"
+	IntentUnknown           Intent = "unknown"
 )
+
+// Intents lists every intent, in the documented order.
+var Intents = []Intent{IntentFailedPayment, IntentPayments, IntentUnrecognized, IntentDoubleCharge, IntentNextBill,
+	IntentRefundRequest, IntentRefundStatus, IntentInvoices, IntentBalance, IntentUpdatePayment, IntentCancel,
+	IntentChangePlan, IntentPause, IntentDispute, IntentBilledAfterCancel, IntentHuman, IntentGreeting, IntentThanks,
+	IntentUnknown}
 
 // DefaultThreshold is the confidence below which a human takes over. It is
 // set so that a single weak cue ("card", "why") never answers on its own,
 // while one unambiguous keyword ("refund", "cancel") does.
 const DefaultThreshold = 0.55
+
+// maxIntents bounds how many questions one message gets answers to; more
+// is a list for a person to go through.
+const maxIntents = 3
+
+// refusable intents are requests a customer can turn down in the same
+// breath ("I don't want to cancel, just pause"): in a part of the message
+// that refuses, their cues count for nothing. The others use negation to
+// describe a problem ("it didn't go through", "I don't recognise this").
+var refusable = map[Intent]bool{IntentCancel: true, IntentHuman: true, IntentPause: true, IntentChangePlan: true,
+	IntentRefundRequest: true, IntentUpdatePayment: true, IntentDispute: true, IntentDoubleCharge: true}
 
 // Options configure an Engine.
 type Options struct {
@@ -46,6 +67,12 @@ type Options struct {
 	// ("portal", "request-refund", "cancel", "change-plan"); the assistant
 	// never offers one that is off, it hands off instead. nil: all are on.
 	SelfService func(command string) bool
+	// Plans are the price ids a customer may switch to (bridge.plans);
+	// change_plan lists them with their prices.
+	Plans []string
+	// Knowledge answers policy questions the billing data cannot (tax,
+	// shipping, terms); nil: those are handed off.
+	Knowledge *Knowledge
 }
 
 // Engine classifies and answers questions. It holds only compiled,
@@ -53,17 +80,18 @@ type Options struct {
 type Engine struct {
 	opts     Options
 	features []compiled
-	vocab    map[string]bool
-	vocabOrd []string          // sorted stems, so typo correction is deterministic
-	surface  map[string]string // keyword as written → its stem
-	surfOrd  []string          // sorted keys of surface
+	vocab    map[string]bool // stems the features use
+	vocabOrd []string        // sorted, so typo correction is deterministic
+	lex      map[Lang]*compiledLex
+	clock    func() time.Time // nil: time.Now; tests pin it
 }
 
 // compiled is a feature with its terms already stemmed.
 type compiled struct {
-	intent Intent
-	terms  []string
-	weight float64
+	intent  Intent
+	terms   []string
+	weight  float64
+	negated bool // one of the terms is "not"
 }
 
 // New builds an Engine; a zero Threshold means DefaultThreshold and an
@@ -75,14 +103,14 @@ func New(opts Options) *Engine {
 	if opts.CommandPrefix == "" {
 		opts.CommandPrefix = "!stripe"
 	}
-	e := &Engine{opts: opts, vocab: map[string]bool{}, surface: map[string]string{}}
+	e := &Engine{opts: opts, vocab: map[string]bool{}, lex: compileLexicons()}
 	for _, f := range featureTable() {
 		c := compiled{intent: f.intent, weight: f.weight}
 		for _, w := range strings.Fields(f.terms) {
-			s := stem(expand(w))
+			s := stem(w)
 			c.terms = append(c.terms, s)
+			c.negated = c.negated || s == "not"
 			e.vocab[s] = true
-			e.surface[expand(w)] = s
 		}
 		e.features = append(e.features, c)
 	}
@@ -90,63 +118,182 @@ func New(opts Options) *Engine {
 		e.vocabOrd = append(e.vocabOrd, w)
 	}
 	sort.Strings(e.vocabOrd)
-	for w := range e.surface {
-		e.surfOrd = append(e.surfOrd, w)
-	}
-	sort.Strings(e.surfOrd)
 	return e
+}
+
+// Reading is how the engine understood one message.
+type Reading struct {
+	Intent     Intent   // the main request; IntentUnknown when nothing fits
+	Intents    []Intent // every request in the message, Intent first
+	Confidence float64  // 0..1, of Intent
+	Lang       Lang     // the language the message is written in
+	text       *text
 }
 
 // Classify returns the most likely intent and a confidence in 0..1. A
 // message with no billing cue at all is IntentUnknown with confidence 0.
-func (e *Engine) Classify(text string) (Intent, float64) {
-	present := map[string]bool{}
-	for _, tok := range tokenize(text) {
-		present[e.normalize(tok)] = true
+func (e *Engine) Classify(msg string) (Intent, float64) {
+	r := e.Read(msg, "")
+	return r.Intent, r.Confidence
+}
+
+// Read understands msg; hint is the language the customer's page or
+// client says they use ("" when unknown), which decides only when the
+// message itself does not.
+func (e *Engine) Read(msg string, hint Lang) Reading {
+	t := e.analyze(msg, hint)
+	r := Reading{Intent: IntentUnknown, Lang: t.lang, text: t}
+
+	total := map[Intent]float64{}
+	// Each part's own request, questions first: in a long message the
+	// story comes before the question.
+	var candidates, told []Intent
+	for _, p := range t.parts {
+		w := 1.0
+		if p.question {
+			w = 1.25
+		}
+		ps := e.score(p)
+		for in, s := range ps {
+			total[in] += w * s
+		}
+		if in, s := best(ps, true); s >= 3 && !contains(candidates, in) && !contains(told, in) {
+			if p.question {
+				candidates = append(candidates, in)
+			} else {
+				told = append(told, in)
+			}
+		}
 	}
-	scores := map[Intent]float64{}
-	for _, f := range e.features {
-		if all(present, f.terms) {
-			scores[f.intent] += f.weight
+	candidates = append(candidates, told...)
+	// Pairs split over two parts ("refund… where is it?") still count,
+	// for less.
+	if len(t.parts) > 1 {
+		for _, f := range e.features {
+			if len(f.terms) < 2 || f.weight <= 0 || !allIn(t.all, f.terms) || (refusable[f.intent] && !f.negated && !allIn(t.unrefused, f.terms)) {
+				continue
+			}
+			inPart := false
+			for _, p := range t.parts {
+				inPart = inPart || allIn(p.stems, f.terms)
+			}
+			// Being billed after cancelling is told in two halves by
+			// nature: "I cancelled, but you charged me".
+			if !inPart && f.intent == IntentBilledAfterCancel {
+				total[f.intent] += f.weight
+			} else if !inPart {
+				total[f.intent] += 0.6 * f.weight
+			}
 		}
 	}
 	// A greeting or thanks wrapped around a real question is politeness,
 	// not the request: "hi, my payment failed" is about the payment.
-	substantive := false
-	for in, s := range scores {
-		if in != IntentGreeting && in != IntentThanks && s >= 2 {
-			substantive = true
+	if _, s := best(total, true); s >= 2 {
+		total[IntentGreeting] *= 0.3
+		total[IntentThanks] *= 0.3
+	}
+	primary, first := best(total, false)
+	if first <= 0 {
+		return r
+	}
+	// The requests in the order they were made; the strongest leads only
+	// when no part asked for it on its own.
+	var intents []Intent
+	for _, in := range candidates {
+		if len(intents) < maxIntents && (in == primary || (total[in] >= 3 && !polite(in))) {
+			intents = append(intents, in)
 		}
 	}
-	if substantive {
-		scores[IntentGreeting] *= 0.3
-		scores[IntentThanks] *= 0.3
+	if !contains(intents, primary) {
+		intents = append([]Intent{primary}, intents...)
+		if len(intents) > maxIntents {
+			intents = intents[:maxIntents]
+		}
 	}
-
-	best, first, second := IntentUnknown, 0.0, 0.0
-	// Iterate in a fixed order so ties resolve the same way every run.
-	for _, in := range intentOrder() {
-		s := scores[in]
-		switch {
-		case s > first:
-			best, first, second = in, s, first
-		case s > second:
+	// The runner-up that is not itself one of the requests is what makes
+	// the reading doubtful.
+	second, strong := 0.0, 0
+	for in, s := range total {
+		if s >= 3 && !polite(in) {
+			strong++
+		}
+		if !contains(intents, in) && s > second {
 			second = s
 		}
 	}
-	if first <= 0 {
-		return IntentUnknown, 0
-	}
-	// Strength grows with the evidence and saturates; the margin ratio
-	// punishes messages that fit two intents about equally well.
+	primary = intents[0]
+	first = total[primary]
 	strength := 1 - math.Exp(-first/2)
 	margin := (first - second) / first
-	return best, round(strength * (0.55 + 0.45*margin))
+	conf := round(strength * (0.55 + 0.45*margin))
+	// A wall of keywords, or more requests than a reply can take, is not
+	// a question to answer with confidence.
+	if strong > maxIntents+1 || (strong >= 3 && t.function == 0 && len(t.tokens) >= 3) {
+		conf, intents = math.Min(conf, 0.3), intents[:1]
+	}
+	// A greeting around words the engine could not place is a question it
+	// did not understand, not a greeting.
+	if polite(primary) && len(t.tokens) > 6 {
+		conf = math.Min(conf, 0.4)
+	}
+	if len(intents) > 1 {
+		// Several requests: each was confident in its own part.
+		conf = math.Max(conf, round(1-math.Exp(-first/2)))
+	}
+	r.Intent, r.Intents, r.Confidence = primary, intents, conf
+	return r
+}
+
+// score sums the features every term of which is in the part; the
+// refusable intents count only words no negation refused, and a feature
+// naming the negation ("not renew") only words the negation reaches.
+func (e *Engine) score(p part) map[Intent]float64 {
+	scores := map[Intent]float64{}
+	for _, f := range e.features {
+		in := p.stems
+		switch {
+		case f.negated:
+			in = p.negated
+		case refusable[f.intent]:
+			in = p.free
+		}
+		if allIn(in, f.terms) {
+			scores[f.intent] += f.weight
+		}
+	}
+	return scores
+}
+
+// best returns the highest-scoring intent, iterating in a fixed order so
+// ties resolve the same way every run; substantive leaves out greetings
+// and thanks.
+func best(scores map[Intent]float64, substantive bool) (Intent, float64) {
+	in, top := IntentUnknown, 0.0
+	for _, c := range intentOrder() {
+		if substantive && polite(c) {
+			continue
+		}
+		if scores[c] > top {
+			in, top = c, scores[c]
+		}
+	}
+	return in, top
+}
+
+func polite(in Intent) bool { return in == IntentGreeting || in == IntentThanks }
+
+func contains(list []Intent, in Intent) bool {
+	for _, x := range list {
+		if x == in {
+			return true
+		}
+	}
+	return false
 }
 
 func round(f float64) float64 { return math.Round(f*100) / 100 }
 
-func all(present map[string]bool, terms []string) bool {
+func allIn(present map[string]bool, terms []string) bool {
 	for _, t := range terms {
 		if !present[t] {
 			return false
@@ -155,91 +302,11 @@ func all(present map[string]bool, terms []string) bool {
 	return true
 }
 
-// normalize maps a raw token to a vocabulary stem, correcting one typo in
-// longer words. Short words are left alone: at four letters and under one
-// edit turns too many ordinary words into keywords ("bill" → "bull").
-func (e *Engine) normalize(tok string) string {
-	s := stem(expand(tok))
-	if e.vocab[s] || len([]rune(tok)) < 5 {
-		return s
-	}
-	// Whole words first: a slip is easiest to see before stemming
-	// ("pasue" is one swap from "pause" but also one edit from the stem of
-	// "past").
-	if m, ok := unique(tok, e.surfOrd, 5); ok {
-		return e.surface[m]
-	}
-	if m, ok := unique(s, e.vocabOrd, 4); ok {
-		return m
-	}
-	return s
-}
-
-// unique returns the only candidate of at least minLen letters within one
-// edit of w. Two candidates means the typo is ambiguous, and guessing would
-// be worse than treating it as an unknown word.
-func unique(w string, candidates []string, minLen int) (string, bool) {
-	match := ""
-	for _, c := range candidates {
-		if len(c) < minLen || !editDistanceAtMost1(w, c) {
-			continue
-		}
-		if match != "" {
-			return "", false
-		}
-		match = c
-	}
-	return match, match != ""
-}
-
-// tokenize lowercases, drops apostrophes so "didn't" stays one word, and
-// splits on everything that is not a letter or digit.
-func tokenize(text string) []string {
-	text = strings.ToLower(text)
-	text = strings.NewReplacer("'", "", "’", "", "`", "").Replace(text)
-	return strings.FieldsFunc(text, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-}
-
-// expand rewrites chat abbreviations and irregular forms a suffix-stripper
-// cannot reach to their full words.
-func expand(w string) string {
-	switch w {
-	case "nxt":
-		return "next"
-	case "thx", "thanx", "tnx", "ty", "tq":
-		return "thanks"
-	case "u":
-		return "you"
-	case "pls", "plz":
-		return "please"
-	case "acct":
-		return "account"
-	case "pmt", "pymt":
-		return "payment"
-	case "sub", "subs":
-		return "subscription"
-	case "cancelled", "canceled", "cancelling", "canceling", "cancellation", "cancelation":
-		return "cancel"
-	case "recognize", "recognise", "recognized", "recognised":
-		return "recognise"
-	case "renewal", "renewals":
-		return "renew"
-	case "unsubscribed":
-		return "unsubscribe"
-	case "temporary", "temporarily":
-		return "temporarily"
-	case "annually", "yearly", "annual":
-		return "annual"
-	}
-	return w
-}
-
 // stem strips the few English suffixes that matter for billing words
 // (plural -s, -ing, -ed, final -e) so "declined", "declines" and "decline"
 // meet at "declin". It is deliberately light: over-stemming merges words
-// like "charge" and "chart".
+// like "charge" and "chart". Every language's words reach it already
+// mapped onto the canonical English ones.
 func stem(w string) string {
 	n := len(w)
 	if n > 3 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss") &&

@@ -5,13 +5,6 @@ import (
 	"unicode"
 )
 
-// closingReply ends an exchange the customer has closed; thankedReply one
-// they closed with thanks.
-const (
-	closingReply = "All right. Ask any time if something else comes up."
-	thankedReply = "You're welcome! Ask any time if something else comes up."
-)
-
 // thankWords make a closing message a thank-you.
 var thankWords = map[string]bool{"thanks": true, "thank": true, "thx": true, "ty": true, "cheers": true, "danke": true,
 	"gracias": true, "merci": true, "obrigado": true, "obrigada": true, "grazie": true, "bedankt": true, "dank": true}
@@ -46,19 +39,14 @@ var closers = func() map[string]bool {
 // closingEmoji are emoji that close an exchange on their own.
 var closingEmoji = map[rune]bool{'👍': true, '👌': true, '🙏': true, '🙂': true, '😊': true, '✅': true}
 
-// closing is the reply to a message that only closes the exchange —
-// closing emoji, and closing phrases one after another ("no, thanks") —
-// or "" for any other message.
-func closing(text string) string {
-	if !isClosing(text) {
-		return ""
-	}
+// closingThanks reports whether a closing message thanks.
+func closingThanks(text string) bool {
 	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) }) {
 		if thankWords[w] {
-			return thankedReply
+			return true
 		}
 	}
-	return closingReply
+	return false
 }
 
 func isClosing(text string) bool {

@@ -54,10 +54,39 @@ func (e *Engine) llmAnswer(ctx context.Context, data Data, customerID, text stri
 		return rules
 	}
 	reply, handoff, err := e.llmReply(ctx, data, customerID, text, rules)
-	if err != nil {
+	if err != nil || !e.llmKeepsPolicy(reply, rules) {
 		return rules
 	}
-	return &Result{Intent: rules.Intent, Confidence: rules.Confidence, Reply: reply, Handoff: handoff || rules.Handoff}
+	if reply == "" {
+		reply = T(rules.Lang, mHandoff)
+	}
+	// The model's reply offers nothing a "yes" could accept: only the rule
+	// engine's offers are known to be safe.
+	return &Result{Intent: rules.Intent, Intents: rules.Intents, Confidence: rules.Confidence, Lang: rules.Lang,
+		Reply: reply, Handoff: handoff || rules.Handoff}
+}
+
+// llmKeepsPolicy checks the model's reply against the rules the rule
+// engine keeps by construction: no command the self-service policy turns
+// off, and no refund command where the rules refused one (a disputed or
+// refunded payment). A reply that breaks them is dropped for the rules'.
+func (e *Engine) llmKeepsPolicy(reply string, rules *Result) bool {
+	prefix := e.opts.CommandPrefix + " "
+	for rest := reply; ; {
+		i := strings.Index(rest, prefix)
+		if i < 0 {
+			return true
+		}
+		rest = rest[i+len(prefix):]
+		cmd, _, _ := strings.Cut(rest, " ")
+		cmd = strings.TrimRight(cmd, "`.,;:!?)")
+		if !e.can(cmd) {
+			return false
+		}
+		if cmd == "request-refund" && !strings.Contains(rules.Reply, prefix+"request-refund") {
+			return false
+		}
+	}
 }
 
 func (e *Engine) llmReply(ctx context.Context, data Data, customerID, text string, rules *Result) (string, bool, error) {
@@ -72,7 +101,7 @@ func (e *Engine) llmReply(ctx context.Context, data Data, customerID, text strin
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	client := &http.Client{Timeout: timeout}
-	tools := llmTools{a: answerer{e: e, d: data, cus: customerID}}
+	tools := llmTools{a: answerer{e: e, d: data, cus: customerID, lang: LangEN, now: e.now()}}
 
 	msgs := []chatMessage{
 		{Role: "system", Content: strPtr(e.systemPrompt(rules))},
@@ -112,7 +141,7 @@ func finishReply(content *string) (string, bool, error) {
 		if !handoff {
 			return "", false, errLLM
 		}
-		reply = handoffReply
+		return "", true, nil
 	}
 	if utf8.RuneCountInString(reply) > llmMaxReply {
 		r := []rune(reply)
@@ -122,19 +151,43 @@ func finishReply(content *string) (string, bool, error) {
 }
 
 func (e *Engine) systemPrompt(rules *Result) string {
-	p := e.opts.CommandPrefix
 	return "You are a billing support assistant in a chat room with one customer. " +
 		"Answer only from the data returned by your tools; they show this customer's own Stripe data and nothing else. " +
 		"If the tools do not contain the answer, say so rather than guessing. " +
 		"You cannot change anything: never promise or claim to refund, cancel, pause, change a plan or update a card. " +
-		"Instead offer the customer's self-service commands: `" + p + " portal` (update card or billing details), " +
-		"`" + p + " request-refund <payment id>` (ask an agent for a refund), `" + p + " cancel` (cancel at period end, with confirmation), " +
-		"`" + p + " change-plan <price>` (switch plan, with confirmation). " +
+		e.offerableCommands() +
 		"Reply in one short message (under 800 characters) with the key facts and the next step. " +
 		"If you are unsure, the request needs a person, or the customer asks for one, include " + HandoffMarker +
 		" in your reply and say an agent will reply here. " +
+		"Write in the customer's language (" + languageNames[rules.Lang] + " unless the customer wrote in another one). " +
 		"A rule-based classifier guessed the topic is \"" + string(rules.Intent) + "\"."
 }
+
+// offerableCommands tells the model which self-service commands it may
+// offer: only the ones the policy allows.
+func (e *Engine) offerableCommands() string {
+	p := e.opts.CommandPrefix
+	var cmds []string
+	for _, c := range []struct{ name, usage, what string }{
+		{"portal", "portal", "update card or billing details"},
+		{"request-refund", "request-refund <payment id>", "ask an agent for a refund"},
+		{"cancel", "cancel", "cancel at period end, with confirmation"},
+		{"change-plan", "change-plan <price>", "switch plan, with confirmation"},
+	} {
+		if e.can(c.name) {
+			cmds = append(cmds, "`"+p+" "+c.usage+"` ("+c.what+")")
+		}
+	}
+	if len(cmds) == 0 {
+		return "There are no self-service commands: for any change, include " + HandoffMarker + " and say an agent will help. "
+	}
+	return "Instead offer only these self-service commands: " + strings.Join(cmds, ", ") +
+		"; for anything else include " + HandoffMarker + " and say an agent will help. "
+}
+
+// languageNames name the languages for the model.
+var languageNames = map[Lang]string{LangEN: "English", LangDE: "German", LangES: "Spanish", LangFR: "French",
+	LangPT: "Portuguese", LangIT: "Italian", LangNL: "Dutch", "": "English"}
 
 // --- wire format (OpenAI chat completions) ---
 
@@ -281,7 +334,7 @@ func date(unix int64) string {
 	if unix == 0 {
 		return ""
 	}
-	return day(unix)
+	return day(LangEN, unix)
 }
 
 func (t llmTools) customer(ctx context.Context) (any, error) {
