@@ -113,7 +113,11 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	br.initWebhook()
 	br.initWebChat()
 	br.initPanel()
-	br.Assistant = assistant.New(AssistantOptions(br.Config))
+	opts, err := AssistantOptions(br.Config)
+	if err != nil {
+		return err
+	}
+	br.Assistant = assistant.New(opts)
 	br.assistLimit = ratelimit.NewWarner(assistantBurst, assistantRefill)
 
 	// Listen before talking to the homeserver: it may send a transaction as

@@ -62,12 +62,12 @@ func TestStartFailures(t *testing.T) {
 
 func TestAssistantOptions(t *testing.T) {
 	cfg := testConfig(t)
-	if opts := AssistantOptions(cfg); opts.LLM != nil || opts.Threshold != cfg.Assistant.ConfidenceThreshold || opts.CommandPrefix != "!stripe" {
+	if opts, err := AssistantOptions(cfg); err != nil || opts.LLM != nil || opts.Threshold != cfg.Assistant.ConfidenceThreshold || opts.CommandPrefix != "!stripe" {
 		t.Errorf("without llm: %+v", opts)
 	}
 	cfg.Assistant.LLM = config.LLMConfig{BaseURL: "http://127.0.0.1:9/v1", Model: "m", APIKey: "k", Timeout: "5s"}
-	opts := AssistantOptions(cfg)
-	if opts.LLM == nil || opts.LLM.BaseURL != "http://127.0.0.1:9/v1" || opts.LLM.Model != "m" || opts.LLM.APIKey != "k" || opts.LLM.Timeout != 5*time.Second {
+	opts, err := AssistantOptions(cfg)
+	if err != nil || opts.LLM == nil || opts.LLM.BaseURL != "http://127.0.0.1:9/v1" || opts.LLM.Model != "m" || opts.LLM.APIKey != "k" || opts.LLM.Timeout != 5*time.Second {
 		t.Errorf("with llm: %+v", opts.LLM)
 	}
 }

@@ -24,7 +24,7 @@ const maxQuotedQuestion = 300
 // already answered in this conversation, so whoever picks it up starts
 // with the context. The customer's room says only that an agent will
 // answer.
-func (br *Bridge) handoffNote(ctx context.Context, portal *database.Portal, question string, res *assistant.Result) {
+func (br *Bridge) handoffNote(ctx context.Context, portal *database.Portal, question string, res *assistant.Result, facts []*database.Fact) {
 	log := zerolog.Ctx(ctx)
 	feed, err := br.Portal.EnsureFeedRoom(ctx, portal.AccountID)
 	if err != nil {
@@ -36,9 +36,16 @@ func (br *Bridge) handoffNote(ctx context.Context, portal *database.Portal, ques
 		quoted = append(quoted[:maxQuotedQuestion], '…')
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "**Handoff** in [%s](https://matrix.to/#/%s): “%s” — read as `%s` (confidence %.2f).",
-		usertext.Markdown(portal.Name), portal.RoomID, usertext.Markdown(string(quoted)), res.Intent, res.Confidence)
-	if answered := br.answeredIntents(ctx, portal); len(answered) > 0 {
+	read := make([]string, 0, len(res.Intents))
+	for _, in := range res.Intents {
+		read = append(read, "`"+string(in)+"`")
+	}
+	if len(read) == 0 {
+		read = append(read, "`"+string(res.Intent)+"`")
+	}
+	fmt.Fprintf(&b, "**Handoff** in [%s](https://matrix.to/#/%s): “%s” — read as %s (confidence %.2f, language `%s`).",
+		usertext.Markdown(portal.Name), portal.RoomID, usertext.Markdown(string(quoted)), strings.Join(read, " + "), res.Confidence, res.Lang)
+	if answered := answeredIntents(facts); len(answered) > 0 {
 		fmt.Fprintf(&b, " Already answered in this conversation: %s.", strings.Join(answered, ", "))
 	}
 	content := format.RenderMarkdown(b.String(), true, false)
@@ -52,11 +59,7 @@ func (br *Bridge) handoffNote(ctx context.Context, portal *database.Portal, ques
 
 // answeredIntents are the intents the assistant answered since the room's
 // last resolution, oldest first, each once.
-func (br *Bridge) answeredIntents(ctx context.Context, portal *database.Portal) []string {
-	facts, err := br.DB.Fact.Room(ctx, portal.RoomID, 200)
-	if err != nil {
-		return nil
-	}
+func answeredIntents(facts []*database.Fact) []string {
 	var answered []string
 	for _, f := range facts {
 		switch {

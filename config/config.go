@@ -181,7 +181,10 @@ type AssistantConfig struct {
 	ConfidenceThreshold float64                `yaml:"confidence_threshold"`
 	AgentQuietWindow    string                 `yaml:"agent_quiet_window"`
 	AgentsOnDuty        map[string][]id.UserID `yaml:"agents_on_duty"`
-	LLM                 LLMConfig              `yaml:"llm"`
+	// Knowledge is the merchant's knowledge base (a .md or .yaml file) for
+	// policy questions the billing data cannot answer; "" for none.
+	Knowledge string    `yaml:"knowledge"`
+	LLM       LLMConfig `yaml:"llm"`
 }
 
 // LLMConfig points the optional LLM mode at an OpenAI-compatible API.

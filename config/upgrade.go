@@ -60,6 +60,7 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Float|up.Int, "assistant", "confidence_threshold")
 	helper.Copy(up.Str, "assistant", "agent_quiet_window")
 	helper.Copy(up.Map, "assistant", "agents_on_duty")
+	helper.Copy(up.Str, "assistant", "knowledge")
 	helper.Copy(up.Str, "assistant", "llm", "base_url")
 	helper.Copy(up.Str, "assistant", "llm", "model")
 	helper.Copy(up.Str, "assistant", "llm", "api_key")

@@ -69,7 +69,13 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, sess *session) {
 	}
 	// Customers cannot ping: @room in their text is only text.
 	content := &event.MessageEventContent{MsgType: event.MsgText, Body: body, Mentions: &event.Mentions{}}
-	resp, err := intent.SendMessageEvent(ctx, sess.room, event.EventMessage, content,
+	raw := map[string]any{"msgtype": string(content.MsgType), "body": body}
+	// The page's locale travels with the message: the assistant's hint
+	// for a message too short to tell its language.
+	if sess.Locale != "" {
+		raw[LocaleKey] = sess.Locale
+	}
+	resp, err := intent.SendMessageEvent(ctx, sess.room, event.EventMessage, &event.Content{Parsed: content, Raw: raw},
 		mautrix.ReqSendEvent{TransactionID: matrixTxnID(sess.AccountID, sess.CustomerID, req.TxnID)})
 	if err != nil {
 		log.Warn().Err(err).Msg("Failed to send a web chat message")
@@ -84,7 +90,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, sess *session) {
 	// events back in a transaction; a second copy is deduplicated.
 	evt := &event.Event{
 		ID: resp.EventID, RoomID: sess.room, Sender: sess.user, Type: event.EventMessage, Timestamp: s.now().UnixMilli(),
-		Content: event.Content{Parsed: content, Raw: map[string]any{"msgtype": string(content.MsgType), "body": body}},
+		Content: event.Content{Parsed: content, Raw: raw},
 	}
 	if s.opts.OnCustomerMessage != nil {
 		go s.opts.OnCustomerMessage(context.WithoutCancel(ctx), evt)
@@ -92,6 +98,11 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, sess *session) {
 	s.OnEvent(ctx, evt)
 	writeJSON(w, http.StatusOK, map[string]id.EventID{"id": resp.EventID})
 }
+
+// LocaleKey is the message content field in which the web chat passes the
+// customer's page locale (the token's locale claim); the assistant takes
+// it as a language hint.
+const LocaleKey = "com.github.matrix-stripe.locale"
 
 func matrixTxnID(alias, customerID, txnID string) string {
 	sum := sha256.Sum256([]byte(alias + "\x00" + customerID + "\x00" + txnID))

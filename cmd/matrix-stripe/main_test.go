@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -120,6 +121,39 @@ func TestAsk(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "ask", "-customer", "nope", "hi"); code != exitUsage {
 		t.Errorf("bad customer id: code %d", code)
+	}
+}
+
+// ask -json prints the stable fields; an unknown customer or an empty
+// question is refused with one sentence and a non-zero code.
+func TestAskJSON(t *testing.T) {
+	code, out, errOut := runCLI(t, "ask", "-json", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_failed",
+		"Warum ist meine Zahlung fehlgeschlagen? Und wann ist die nächste Rechnung?")
+	if code != exitOK {
+		t.Fatalf("ask -json failed: %d %s", code, errOut)
+	}
+	var got struct {
+		Intent     string   `json:"intent"`
+		Intents    []string `json:"intents"`
+		Confidence *float64 `json:"confidence"`
+		Language   string   `json:"language"`
+		Handoff    *bool    `json:"handoff"`
+		Reply      string   `json:"reply"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if got.Intent != "failed_payment" || len(got.Intents) != 2 || got.Intents[1] != "next_bill" || got.Language != "de" ||
+		got.Confidence == nil || got.Handoff == nil || got.Reply == "" {
+		t.Errorf("ask -json: %s", out)
+	}
+	code, _, errOut = runCLI(t, "ask", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_nobody", "hi")
+	if code == exitOK || !strings.Contains(errOut, "no customer cus_nobody") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+		t.Errorf("unknown customer: code %d, %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "ask", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_failed", "  ")
+	if code == exitOK || !strings.Contains(errOut, "question is empty") {
+		t.Errorf("empty question: code %d, %q", code, errOut)
 	}
 }
 
