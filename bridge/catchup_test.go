@@ -19,7 +19,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
 
@@ -45,7 +45,7 @@ func newCatchupPeer(t *testing.T) *catchupPeer {
 		MaxDeliveryAttempts: 1,
 		Clock:               func() time.Time { return time.Now().Add(time.Duration(offset.Load())) },
 	})}
-	if err := p.fake.LoadScenarioFile("../stripefake/testdata/basic.yaml"); err != nil {
+	if err := p.fake.LoadScenarioFile("../internal/stripefake/testdata/basic.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	offset.Store(0)

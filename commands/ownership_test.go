@@ -15,7 +15,7 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // The bridge hands commands a *stripeapi.Client; this keeps the two in step.
@@ -32,7 +32,7 @@ type basicFake struct {
 func newBasicFake(t *testing.T) *basicFake {
 	t.Helper()
 	fake := stripefake.New(stripefake.Options{Seed: 11})
-	if err := fake.LoadScenarioFile("../stripefake/testdata/basic.yaml"); err != nil {
+	if err := fake.LoadScenarioFile("../internal/stripefake/testdata/basic.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(fake)

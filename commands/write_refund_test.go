@@ -14,7 +14,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 const refundScenario = `

@@ -9,7 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stripe/stripe-go/v76"
 
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // The assistant answers in the customer's language, and a "yes" to a step

@@ -10,7 +10,7 @@ import (
 	"maunium.net/go/mautrix"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 func TestAssistantInCustomerRoom(t *testing.T) {

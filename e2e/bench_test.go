@@ -22,7 +22,7 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 	"github.com/matrix-stripe/matrix-stripe/portal"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
 

@@ -19,7 +19,7 @@ import (
 // among them (not in the account's feed room).
 func TestSameSecondRenewalInCausalOrder(t *testing.T) {
 	fake := newFake(t)
-	if err := fake.LoadScenarioFile("../stripefake/testdata/basic.yaml"); err != nil {
+	if err := fake.LoadScenarioFile("../internal/stripefake/testdata/basic.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t)})

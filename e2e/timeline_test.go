@@ -355,7 +355,7 @@ func TestCatchUpDeliversMissedEvents(t *testing.T) {
 // find their room.
 func TestTimelineRouting(t *testing.T) {
 	fake := newFake(t)
-	if err := fake.LoadScenarioFile("../stripefake/testdata/basic.yaml"); err != nil {
+	if err := fake.LoadScenarioFile("../internal/stripefake/testdata/basic.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	s := startStack(t, stackOptions{fake: fake})

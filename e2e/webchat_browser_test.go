@@ -24,7 +24,7 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/browsertest"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // browserWait is how long the browser tests wait for the widget: through

@@ -13,7 +13,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // requestLog counts the requests a client makes per path, so tests can
@@ -47,7 +47,7 @@ func (l *requestLog) count(prefix string) int {
 func fakeClient(t *testing.T) (*Client, *requestLog) {
 	t.Helper()
 	fake := stripefake.New(stripefake.Options{Seed: 7, APIKeys: []string{"sk_test_fake"}})
-	if err := fake.LoadScenarioFile("../stripefake/testdata/basic.yaml"); err != nil {
+	if err := fake.LoadScenarioFile("../internal/stripefake/testdata/basic.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(fake)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // TestResponseBodiesAreNotLogged: stripe-go dumps whole response bodies to
@@ -21,7 +21,7 @@ func TestResponseBodiesAreNotLogged(t *testing.T) {
 	t.Cleanup(func() { zerolog.SetGlobalLevel(prev) })
 
 	fake := stripefake.New(stripefake.Options{Seed: 7, APIKeys: []string{"sk_test_fake"}})
-	if err := fake.LoadScenarioFile("../stripefake/testdata/basic.yaml"); err != nil {
+	if err := fake.LoadScenarioFile("../internal/stripefake/testdata/basic.yaml"); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(fake)

@@ -21,8 +21,8 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
 	"github.com/matrix-stripe/matrix-stripe/internal/logredact"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
 )
 
 const (

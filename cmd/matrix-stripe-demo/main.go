@@ -35,10 +35,14 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "ask" {
+		return runAsk(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("matrix-stripe-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: go run ./cmd/matrix-stripe-demo [-port N] [-keep] [-v]")
+		fmt.Fprintln(stderr, "   or: go run ./cmd/matrix-stripe-demo ask [-scenario FILE] [-json] [-locale TAG] -customer cus_… \"question\"")
 		fmt.Fprintln(stderr, "Runs Dendrite, a fake Stripe with demo customers and the bridge until Ctrl-C.")
 		fs.PrintDefaults()
 	}

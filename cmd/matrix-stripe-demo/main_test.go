@@ -149,3 +149,18 @@ func TestSetupFailureCleansUp(t *testing.T) {
 		})
 	}
 }
+
+// `ask` answers from the demo's customers without a homeserver.
+func TestAskDemoCustomer(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"ask", "-json", "-customer", "cus_DemoBob", "why did my card get declined?"}, &out, &errOut)
+	if code != exitOK || !strings.Contains(out.String(), `"intent": "failed_payment"`) {
+		t.Fatalf("code %d\n%s%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	code = run([]string{"ask", "-scenario", "../../internal/stripefake/testdata/basic.yaml", "-customer", "cus_DemoBob", "hi"}, &out, &errOut)
+	if code == exitOK || errOut.String() != "There is no customer cus_DemoBob in this account.\n" {
+		t.Errorf("customer of another scenario: code %d, %q", code, errOut.String())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,7 +22,7 @@ import (
 	"maunium.net/go/mautrix/appservice"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // runMainEnv makes the test binary run main's run() instead of the tests,
@@ -111,23 +112,40 @@ func TestMissingConfig(t *testing.T) {
 	}
 }
 
+// askConfig is a config whose account is a fake Stripe holding the basic
+// scenario's customers.
+func askConfig(t *testing.T) string {
+	t.Helper()
+	fake := stripefake.New(stripefake.Options{})
+	if err := fake.LoadScenarioFile("../../internal/stripefake/testdata/basic.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := fake.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fake.Close() })
+	return bridgeConfig(t, t.TempDir(), 29340, "http://127.0.0.1:9", fake)
+}
+
 func TestAsk(t *testing.T) {
-	code, out, errOut := runCLI(t, "ask", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_failed", "why did my payment fail?")
+	cfg := askConfig(t)
+	code, out, errOut := runCLI(t, "ask", "-c", cfg, "-customer", "cus_failed", "why did my payment fail?")
 	if code != exitOK {
 		t.Fatalf("ask failed: %d %s", code, errOut)
 	}
 	if !strings.Contains(out, "intent:     failed_payment") || !strings.Contains(out, "reply:") {
 		t.Errorf("ask output:\n%s", out)
 	}
-	if code, _, _ := runCLI(t, "ask", "-customer", "nope", "hi"); code != exitUsage {
-		t.Errorf("bad customer id: code %d", code)
+	if code, _, errOut := runCLI(t, "ask", "-customer", "nope", "hi"); code != exitUsage || !strings.Contains(errOut, "-customer cus_") {
+		t.Errorf("bad customer id: code %d, %q", code, errOut)
 	}
 }
 
 // ask -json prints the stable fields; an unknown customer or an empty
 // question is refused with one sentence and a non-zero code.
 func TestAskJSON(t *testing.T) {
-	code, out, errOut := runCLI(t, "ask", "-json", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_failed",
+	cfg := askConfig(t)
+	code, out, errOut := runCLI(t, "ask", "-json", "-c", cfg, "-customer", "cus_failed",
 		"Warum ist meine Zahlung fehlgeschlagen? Und wann ist die nächste Rechnung?")
 	if code != exitOK {
 		t.Fatalf("ask -json failed: %d %s", code, errOut)
@@ -147,13 +165,31 @@ func TestAskJSON(t *testing.T) {
 		got.Confidence == nil || got.Handoff == nil || got.Reply == "" {
 		t.Errorf("ask -json: %s", out)
 	}
-	code, _, errOut = runCLI(t, "ask", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_nobody", "hi")
-	if code == exitOK || !strings.Contains(errOut, "no customer cus_nobody") || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+	code, _, errOut = runCLI(t, "ask", "-c", cfg, "-customer", "cus_nobody", "hi")
+	if code != exitStripe || errOut != "There is no customer cus_nobody in this account.\n" {
 		t.Errorf("unknown customer: code %d, %q", code, errOut)
 	}
-	code, _, errOut = runCLI(t, "ask", "-scenario", "../../stripefake/testdata/basic.yaml", "-customer", "cus_failed", "  ")
-	if code == exitOK || !strings.Contains(errOut, "question is empty") {
+	code, _, errOut = runCLI(t, "ask", "-c", cfg, "-customer", "cus_failed", "  ")
+	if code != exitUsage || !strings.Contains(errOut, "question is empty") {
 		t.Errorf("empty question: code %d, %q", code, errOut)
+	}
+}
+
+// The fake Stripe is for tests and the demo; it must never be linked into
+// the binary self-hosters run.
+func TestProductionBinaryLeavesOutTheFake(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/matrix-stripe/matrix-stripe/bridge") {
+		t.Fatalf("go list -deps did not list the bridge; is this the right package?\n%s", out)
+	}
+	for _, dep := range deps {
+		if strings.Contains(dep, "stripefake") || strings.Contains(dep, "/internal/testenv") || strings.Contains(dep, "/internal/dbtest") {
+			t.Errorf("matrix-stripe links %s", dep)
+		}
 	}
 }
 

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/matrix-stripe/matrix-stripe/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 func TestBadFlagsExitTwo(t *testing.T) {
@@ -35,7 +35,7 @@ func TestSeed(t *testing.T) {
 	t.Run("a file", func(t *testing.T) {
 		srv := stripefake.New(stripefake.Options{})
 		defer srv.Close()
-		if err := seed(srv, "../../stripefake/testdata/basic.yaml"); err != nil {
+		if err := seed(srv, "../../internal/stripefake/testdata/basic.yaml"); err != nil {
 			t.Fatal(err)
 		}
 		if err := seed(stripefake.New(stripefake.Options{}), "missing.yaml"); err == nil {
