@@ -199,7 +199,7 @@ func (br *Bridge) followUp(ctx context.Context, evt *event.Event, portal *databa
 	cmd := *evt
 	msg := event.MessageEventContent{MsgType: event.MsgText, Body: br.Config.Bridge.CommandPrefix + " " + offer.Offer}
 	cmd.Content = event.Content{Parsed: &msg}
-	br.Commands.Handle(ctx, &cmd)
+	br.Commands.Handle(br.commandContext(ctx), &cmd)
 	return nil, true
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/logctx"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 )
 
@@ -120,11 +121,10 @@ func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database
 	log := zerolog.Ctx(ctx).With().
 		Str("stripe_event_id", evt.ID).
 		Str("event_type", evt.Type).
-		Str("account", evt.AccountID).
-		Str("customer_id", evt.CustomerID).
 		Int("attempt", evt.Attempts).
 		Logger()
-	ctx = log.WithContext(ctx)
+	ctx = logctx.With(logctx.With(log.WithContext(ctx), "account", evt.AccountID), "customer_id", evt.CustomerID)
+	log = *zerolog.Ctx(ctx)
 	timed, cancelTimeout := context.WithTimeout(ctx, deliveryTimeout)
 	attemptCtx, cancel := context.WithCancelCause(timed)
 	stopHeartbeat := br.holdClaim(attemptCtx, cancel, evt, workerID, deliveryTiming())

@@ -20,7 +20,7 @@ const (
 
 // maintenanceLoop forgets processed events and transactions old enough that
 // no homeserver redelivers them and expired web chat sessions, and marks
-// timed-out confirmations expired.
+// timed-out confirmations and assistant offers expired.
 func (br *Bridge) maintenanceLoop(ctx context.Context) {
 	log := br.Log.With().Str("component", "maintenance").Logger()
 	ctx = log.WithContext(ctx)
@@ -39,20 +39,25 @@ func (br *Bridge) maintenanceLoop(ctx context.Context) {
 func (br *Bridge) maintain(ctx context.Context) {
 	log := zerolog.Ctx(ctx)
 	now := time.Now()
-	if n, err := br.DB.Processed.Prune(ctx, now.Add(-processedRetention)); err != nil {
-		log.Warn().Err(err).Msg("Failed to prune processed events")
-	} else if n > 0 {
-		log.Debug().Int64("pruned", n).Msg("Pruned processed events and transactions")
+	steps := []struct {
+		what string
+		run  func() (int64, error)
+	}{
+		{"processed events and transactions", func() (int64, error) { return br.DB.Processed.Prune(ctx, now.Add(-processedRetention)) }},
+		{"web chat sessions", func() (int64, error) { return 0, br.DB.WebChat.Prune(ctx, now.Add(-webChatRetention)) }},
+		{"panel sign-in links", func() (int64, error) { return 0, br.DB.PanelLink.Prune(ctx, now) }},
+		{"pending confirmations", func() (int64, error) { return br.DB.PendingAction.ExpireOld(ctx, now) }},
+		{"assistant offers", func() (int64, error) { return 0, br.DB.Offer.Prune(ctx, now) }},
 	}
-	if err := br.DB.WebChat.Prune(ctx, now.Add(-webChatRetention)); err != nil {
-		log.Warn().Err(err).Msg("Failed to prune web chat sessions")
-	}
-	if err := br.DB.PanelLink.Prune(ctx, now); err != nil {
-		log.Warn().Err(err).Msg("Failed to prune panel sign-in links")
-	}
-	if n, err := br.DB.PendingAction.ExpireOld(ctx, now); err != nil {
-		log.Warn().Err(err).Msg("Failed to expire pending actions")
-	} else if n > 0 {
-		log.Debug().Int64("expired", n).Msg("Expired pending confirmations")
+	for _, step := range steps {
+		n, err := step.run()
+		switch {
+		case ctx.Err() != nil:
+			return // shutting down: the next start catches up
+		case err != nil:
+			log.Warn().Err(err).Str("cleaning", step.what).Msg("Database clean-up failed")
+		case n > 0:
+			log.Debug().Int64("rows", n).Str("cleaning", step.what).Msg("Cleaned up the database")
+		}
 	}
 }

@@ -87,6 +87,13 @@ func (br *Bridge) eventLog(ctx context.Context, evt *event.Event) (context.Conte
 	return log.WithContext(ctx), &log
 }
 
+// commandContext hands the command processor the bridge's own logger:
+// mautrix's processor adds the event's sender, room and id itself, and a
+// second copy of each would repeat the keys in every line.
+func (br *Bridge) commandContext(ctx context.Context) context.Context {
+	return br.Log.WithContext(ctx)
+}
+
 func (br *Bridge) handleMember(ctx context.Context, evt *event.Event) {
 	content := evt.Content.AsMember()
 	ctx, log := br.eventLog(ctx, evt)
@@ -162,7 +169,7 @@ func (br *Bridge) handleMessage(ctx context.Context, evt *event.Event) {
 	}
 	if evt.Type != event.EventMessage || br.isCommand(ctx, evt) {
 		if br.firstDelivery(ctx, evt) {
-			br.Commands.Handle(ctx, evt)
+			br.Commands.Handle(br.commandContext(ctx), evt)
 		}
 		return
 	}

@@ -107,7 +107,9 @@ func (br *Bridge) updatePanelWidgets(ctx context.Context, url string) {
 	updated := 0
 	for ctx.Err() == nil {
 		portals, err := br.DB.Portal.PanelWidgetOutdated(ctx, url, 100)
-		if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the next start finishes the pass
+		} else if err != nil {
 			log.Warn().Err(err).Msg("Failed to list the rooms whose panel widget is out of date")
 			return
 		}
@@ -115,7 +117,9 @@ func (br *Bridge) updatePanelWidgets(ctx context.Context, url string) {
 			break
 		}
 		for _, p := range portals {
-			if err = br.Portal.SetPanelWidget(ctx, p, url); err != nil {
+			if err = br.Portal.SetPanelWidget(ctx, p, url); ctx.Err() != nil {
+				return
+			} else if err != nil {
 				// Tried again on the next pass; the others go on.
 				log.Warn().Err(err).Str("room_id", p.RoomID.String()).Msg("Failed to update the room's panel widget")
 				return

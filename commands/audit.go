@@ -56,7 +56,7 @@ func (d *Deps) audit(ce *Event, entry *database.AuditEntry) {
 		}
 	}
 	if err := d.Audit.Insert(ce.Ctx, entry); err != nil {
-		ce.Log.Error().Err(err).Str("command", entry.Command).Msg("Failed to write audit log")
+		ce.Log.Error().Err(err).Msg("Failed to write audit log")
 	}
 }
 

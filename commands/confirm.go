@@ -303,7 +303,7 @@ func (p *Processor) Withdraw(ctx context.Context, roomID id.RoomID, redacted id.
 
 // execute runs a confirmed action with its stored idempotency key.
 func (p *Processor) execute(ce *Event, action *database.PendingAction) {
-	log := ce.Log.With().Str("action_id", action.ID).Str("command", action.Command).Logger()
+	log := ce.Log.With().Str("action_id", action.ID).Str("confirmed_command", action.Command).Logger()
 	entry := &database.AuditEntry{Command: action.Command, Parameters: action.Parameters, IdempotencyKey: action.IdempotencyKey}
 	run := p.executors[action.Command]
 	if run == nil {

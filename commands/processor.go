@@ -3,8 +3,8 @@
 // uses mautrix's commands processor with handlers as values; every handler is
 // wrapped so that a panic becomes a polite reply and a log line, never a crash.
 //
-// Besides the imports DESIGN.md lists it reads config (a leaf package) for
-// roles and the command prefix.
+// Its imports are the ones docs/architecture.md lists for it; config gives
+// it roles and the command prefix.
 package commands
 
 import (
@@ -248,7 +248,7 @@ func (p *Processor) safe(cmd *Command, fn func(ce *Event)) func(ce *Event) {
 		}
 		if cmd != nil {
 			if ok, why := p.allowed(ce, cmd); !ok {
-				ce.Log.Debug().Str("command", cmd.Name).Msg("Command refused")
+				ce.Log.Debug().Msg("Command refused")
 				if cmd.Write {
 					p.auditRefusal(ce, cmd, why)
 				}

@@ -128,6 +128,9 @@ func TestNoSecretInTraceLog(t *testing.T) {
 			t.Errorf("log line is not valid JSON (%v): %s", err, line)
 			continue
 		}
+		if dup := repeatedKeys([]byte(line)); len(dup) > 0 {
+			t.Errorf("log line repeats %v: %s", dup, line)
+		}
 		counts["level "+entry.Level]++
 		switch {
 		case entry.Message == "Request completed" && len(entry.ReqBody) > 0:
@@ -145,4 +148,48 @@ func TestNoSecretInTraceLog(t *testing.T) {
 	if !strings.Contains(log, "billing.stripe.com/p/session/[redacted]") {
 		t.Errorf("the posted billing-portal link does not appear scrubbed in the log")
 	}
+
+	// A clean shutdown is not an incident: nothing at warn or above.
+	before := len(logs.String())
+	s.bridge.Stop()
+	shutdown := logs.String()[before:]
+	if !strings.Contains(shutdown, "Stopping bridge") {
+		t.Fatalf("no shutdown in the log:\n%s", shutdown)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(shutdown), "\n") {
+		var entry struct {
+			Level string `json:"level"`
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err == nil && entry.Level != "trace" && entry.Level != "debug" && entry.Level != "info" {
+			t.Errorf("clean shutdown logged at %s: %s", entry.Level, line)
+		}
+	}
+}
+
+// repeatedKeys are the top-level keys a JSON log line holds more than once:
+// zerolog appends a field again when a child logger and a call both add it,
+// and most log tools then keep only one of the values.
+func repeatedKeys(line []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil
+	}
+	seen := map[string]bool{}
+	var dup []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return dup
+		}
+		key, _ := tok.(string)
+		if seen[key] {
+			dup = append(dup, key)
+		}
+		seen[key] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return dup
+		}
+	}
+	return dup
 }

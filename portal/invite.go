@@ -13,6 +13,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/logctx"
 )
 
 // Invites go out one by one after a room exists and is stored, never in the
@@ -160,11 +161,10 @@ func (m *Manager) isInRoom(ctx context.Context, room id.RoomID, user id.UserID) 
 // to no customer, and the delivery that triggered one may already carry its
 // own customer_id.
 func inviteLog(ctx context.Context, inv *database.PendingInvite) *zerolog.Logger {
-	with := zerolog.Ctx(ctx).With().Str("room_id", inv.RoomID.String()).Str("user_id", inv.UserID.String())
 	if inv.CustomerID != "" {
-		with = with.Str("customer_id", inv.CustomerID)
+		ctx = logctx.With(ctx, "customer_id", inv.CustomerID)
 	}
-	log := with.Logger()
+	log := zerolog.Ctx(ctx).With().Str("room_id", inv.RoomID.String()).Str("user_id", inv.UserID.String()).Logger()
 	return &log
 }
 

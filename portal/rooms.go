@@ -17,6 +17,7 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/internal/logctx"
 	"github.com/matrix-stripe/matrix-stripe/internal/usertext"
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
@@ -155,7 +156,7 @@ func (m *Manager) ensureSpace(ctx context.Context, alias string) (id.RoomID, err
 	if err != nil {
 		return "", fmt.Errorf("create space: %w", err)
 	}
-	zerolog.Ctx(ctx).Info().Str("account", alias).Str("room_id", space.String()).Msg("Created account space")
+	logctx.Logger(ctx, "account", alias).Info().Str("room_id", space.String()).Msg("Created account space")
 	err = m.storeAndInvite(ctx, alias, "", space, m.Config.Bridge.InviteAgents[alias], func(ctx context.Context) error {
 		return m.DB.Account.SetSpaceRoom(ctx, alias, space)
 	})
@@ -319,7 +320,7 @@ func (m *Manager) linkedUser(ctx context.Context, cus *stripe.Customer) id.UserI
 	}
 	userID := id.UserID(raw)
 	if _, _, err := userID.ParseAndValidateRelaxed(); err != nil {
-		zerolog.Ctx(ctx).Warn().Str("customer_id", cus.ID).Msg("Customer metadata holds an invalid Matrix user ID; not inviting")
+		logctx.Logger(ctx, "customer_id", cus.ID).Warn().Msg("Customer metadata holds an invalid Matrix user ID; not inviting")
 		return ""
 	}
 	return userID
@@ -377,7 +378,7 @@ func (m *Manager) ensurePortal(ctx context.Context, alias, customerID string, cu
 	if err != nil {
 		return nil, err
 	}
-	zerolog.Ctx(ctx).Info().Str("customer_id", customerID).Str("room_id", portal.RoomID.String()).Msg("Created customer room")
+	logctx.Logger(ctx, "customer_id", customerID).Info().Str("room_id", portal.RoomID.String()).Msg("Created customer room")
 	// Agents and the linked customer are invited only now: a customer on a
 	// homeserver that cannot be reached still gets a room (one, however
 	// often delivery is retried) and a timeline, and the invite is retried.
@@ -423,7 +424,7 @@ func (m *Manager) UpdateCustomer(ctx context.Context, portal *database.Portal, c
 	// Serialised with RetryInvite, which must not re-invite a user this
 	// unlinks.
 	defer m.lock("portal:" + portal.AccountID + "/" + portal.CustomerID)()
-	log := zerolog.Ctx(ctx)
+	log := logctx.Logger(ctx, "customer_id", portal.CustomerID)
 	if name := roomName(cus); name != portal.Name {
 		if _, err := m.Bot.SetRoomName(ctx, portal.RoomID, name); err != nil {
 			return transient(fmt.Errorf("set room name: %w", err))
@@ -445,10 +446,10 @@ func (m *Manager) UpdateCustomer(ctx context.Context, portal *database.Portal, c
 		_, err := m.Bot.KickUser(ctx, portal.RoomID, &mautrix.ReqKickUser{UserID: previous, Reason: "No longer linked to this Stripe customer"})
 		if err != nil {
 			log.Warn().Err(err).Str("room_id", portal.RoomID.String()).Str("user_id", previous.String()).
-				Str("customer_id", portal.CustomerID).Msg("Failed to remove previously linked customer")
+				Msg("Failed to remove previously linked customer")
 		}
 	}
-	log.Info().Str("customer_id", portal.CustomerID).Msg("Customer's linked Matrix user changed")
+	log.Info().Msg("Customer's linked Matrix user changed")
 	portal.MatrixUserID = linked
 	return m.storeAndInvite(ctx, portal.AccountID, portal.CustomerID, portal.RoomID, []id.UserID{linked}, func(ctx context.Context) error {
 		if previous != "" && !slices.Contains(m.Config.Bridge.InviteAgents[portal.AccountID], previous) {

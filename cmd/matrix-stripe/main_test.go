@@ -313,6 +313,12 @@ func TestListenerFailureExits(t *testing.T) {
 				if !started || code != exitOK {
 					t.Fatalf("free port: started %v, exit %d (%v); log:\n%s", started, code, err, log)
 				}
+				// SIGTERM is a clean shutdown, not an incident.
+				for _, line := range lines[slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, `"Bridge started"`) }):] {
+					if strings.Contains(line, `"level":"error"`) || strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"fatal"`) {
+						t.Errorf("clean shutdown logged: %s", line)
+					}
+				}
 				return
 			}
 			addr := fmt.Sprintf("appservice HTTP listener on 127.0.0.1:%d", port)
