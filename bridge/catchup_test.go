@@ -18,8 +18,8 @@ import (
 
 	"github.com/matrix-stripe/matrix-stripe/database"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
-	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 	"github.com/matrix-stripe/matrix-stripe/webhook"
 )
 

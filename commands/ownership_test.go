@@ -14,8 +14,8 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
-	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
 // The bridge hands commands a *stripeapi.Client; this keeps the two in step.

@@ -29,9 +29,9 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 	"github.com/matrix-stripe/matrix-stripe/portal"
-	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 )
 
 // The fault tests run the built binary as child processes and break things

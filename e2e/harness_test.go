@@ -20,8 +20,8 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/bridge"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
-	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 )
 
 const password = "correct-horse-battery"

@@ -17,8 +17,8 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
-	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 )
 
 // buildBridge compiles the real binary once per test.

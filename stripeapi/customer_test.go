@@ -12,8 +12,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stripe/stripe-go/v76"
 
-	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 )
 
 // requestLog counts the requests a client makes per path, so tests can

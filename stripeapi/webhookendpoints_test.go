@@ -9,8 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 )
 
 func TestCustomerOfPayment(t *testing.T) {
