@@ -8,8 +8,8 @@
 // the account's feed room (the type, ids, dashboard link, risk, decline
 // codes, delinquency). Types with neither are posted nowhere.
 //
-// Besides database and stripeapi (DESIGN.md's import table) it reads config,
-// a leaf package, for account names, dashboard links and agents to invite.
+// Besides database and stripeapi it reads config (see the import table in
+// docs/architecture.md) for account names, dashboard links and agents to invite.
 // Billing messages are sent by one ghost per account (@stripe_<alias>), so
 // they are visibly from Stripe and not from the bot that answers commands.
 package portal
