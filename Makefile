@@ -5,7 +5,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.Version=$(VERSION)
 
-.PHONY: all build tools test test-short vet bench faults demo clean
+.PHONY: all build tools test test-short vet lint-packaging bench faults demo clean
 
 all: build
 
@@ -16,18 +16,35 @@ build:
 tools:
 	./scripts/install-tools.sh
 
-vet:
+# staticcheck, pinned; built into .tools/bin once (the stamp names the
+# version, so a new pin rebuilds it).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := .tools/bin/staticcheck
+$(STATICCHECK).$(STATICCHECK_VERSION):
+	GOBIN=$(CURDIR)/.tools/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	touch $@
+
+vet: $(STATICCHECK).$(STATICCHECK_VERSION)
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
-# Every test: unit tests (SQLite), database tests on PostgreSQL
+# Dockerfile, .dockerignore and the systemd unit (and the image itself when
+# a container engine works): scripts/lint-packaging.sh.
+lint-packaging:
+	./scripts/lint-packaging.sh
+
+# Every test: the unit tests under the race detector, then everything —
+# unit tests (SQLite), database tests on PostgreSQL
 # (MATRIX_STRIPE_TEST_POSTGRES; REQUIRE_POSTGRES=1 turns a skip into a failure)
 # and end-to-end tests against a real Dendrite and stripe-mock.
 test: tools vet
+	$(GO) test -race -count=1 -short -timeout 10m ./...
 	$(GO) test -count=1 -timeout 20m ./...
 
-# Unit tests only: no Dendrite, no stripe-mock.
+# Unit tests only: no Dendrite, no stripe-mock (nothing is installed or
+# started under -short).
 test-short: vet
 	$(GO) test -count=1 -short ./...
 
