@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	matrixstripe "github.com/matrix-stripe/matrix-stripe"
@@ -18,8 +19,22 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 )
 
-// Version is set at build time with -ldflags "-X main.Version=...".
-var Version = "0.1.0-dev"
+// Version is set at build time with -ldflags "-X main.Version=..." (make
+// build and the Dockerfile pass `git describe --tags`); a plain `go build`
+// or `go install` of a tagged module gets the tag from the build info.
+var Version = ""
+
+// version is the release tag this binary was built from, or, between
+// releases, the commit's description.
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}
 
 // Exit codes, documented in the README so service managers can tell a
 // configuration mistake (don't restart) from a transient failure (do).
@@ -54,7 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch {
 	case *showVersion:
-		fmt.Fprintf(stdout, "matrix-stripe %s\n", Version)
+		fmt.Fprintf(stdout, "matrix-stripe %s\n", version())
 		return exitOK
 	case *writeExample:
 		return writeExampleConfig(*configPath, stdout, stderr)
@@ -70,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	log := cfg.Logger(os.Stderr)
-	br := bridge.New(cfg, log, Version)
+	br := bridge.New(cfg, log, version())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err = br.Start(ctx); err != nil {

@@ -53,6 +53,7 @@ func StripeMockServer(t testing.TB) *StripeMock {
 // run never passes silently without having exercised them.
 func ensureToolForTest(t testing.TB, name string) {
 	t.Helper()
+	skipShort(t, name)
 	if _, err := toolPath(name); err == nil {
 		return
 	}
@@ -62,5 +63,14 @@ func ensureToolForTest(t testing.TB, name string) {
 	}
 	if _, err := toolPath(name); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// skipShort keeps `make test-short` to unit tests: with -short no peer is
+// installed or started, whatever the test that asks for one.
+func skipShort(t testing.TB, peer string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("needs %s (run without -short)", peer)
 	}
 }
