@@ -143,6 +143,7 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 	if done {
 		return
 	}
+	failed := false
 	if res == nil {
 		answerCtx, cancel := context.WithTimeout(ctx, assistantTimeout)
 		defer cancel()
@@ -150,12 +151,14 @@ func (br *Bridge) assist(ctx context.Context, evt *event.Event, portal *database
 		res, err = br.Assistant.Respond(answerCtx, client, assistant.Question{Customer: portal.CustomerID, Text: content.Body, Hint: hint})
 		if err != nil || res == nil {
 			log.Warn().Err(err).Msg("Assistant failed; handing off")
+			failed = true
 			lang := br.Assistant.Read(content.Body, hint).Lang
 			res = &assistant.Result{Intent: assistant.IntentUnknown, Lang: lang, Reply: assistant.LookupFailed(lang), Handoff: true}
 		}
 	}
 	log.Info().Str("intent", string(res.Intent)).Float64("confidence", res.Confidence).Str("lang", string(res.Lang)).
 		Bool("handoff", res.Handoff).Str("offer", offerKind(res.Offer)).Msg("Assistant answered")
+	br.countAssistant(res, failed)
 	// The newest reply is what a "yes" answers: its offer, or none.
 	if res.Offer != "" {
 		err := br.DB.Offer.Set(ctx, evt.RoomID, database.Offer{Offer: res.Offer, Lang: string(res.Lang)}, time.Now().Add(offerLifetime))

@@ -21,6 +21,8 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/commands"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/e2ee"
+	"github.com/matrix-stripe/matrix-stripe/internal/metrics"
 	"github.com/matrix-stripe/matrix-stripe/internal/ratelimit"
 	"github.com/matrix-stripe/matrix-stripe/panel"
 	"github.com/matrix-stripe/matrix-stripe/portal"
@@ -58,6 +60,15 @@ type Bridge struct {
 	WebChat *webchat.Server
 	// Panel is nil unless agent_panel is enabled.
 	Panel *panel.Server
+	// Crypto is the encryption device, or its absence (e2ee.None): every
+	// intent is bound to it before it sends.
+	Crypto *e2ee.Device
+	// Metrics is nil unless metrics are enabled; recording on nil is a
+	// no-op, so callers need not check.
+	Metrics       *metrics.Metrics
+	metricsServer *metrics.Server
+	// ready is what /_matrix/mau/ready answers (ready.go).
+	ready readiness
 
 	// HomeserverWait bounds how long Start waits for the homeserver to come up.
 	HomeserverWait time.Duration
@@ -104,6 +115,12 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	if err = br.openDatabase(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrDatabase, err)
 	}
+	// Served from here on, so a start that hangs (a homeserver that does
+	// not answer yet) can be watched: ready reads 0 until the end.
+	br.initMetrics()
+	if err = br.listenMetrics(); err != nil {
+		return err
+	}
 	if err = br.initAppservice(); err != nil {
 		return err
 	}
@@ -130,6 +147,11 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 	}
 	if err = br.checkStripe(ctx); err != nil {
 		return fmt.Errorf("%w: %w", ErrStripe, err)
+	}
+	// Before any event is handled or sent: a decrypting handler must be
+	// registered, and no intent may send into an encrypted room unbound.
+	if err = br.openCrypto(ctx); err != nil {
+		return err
 	}
 	br.setGhostProfiles(ctx)
 	br.Events.Start(br.Log.WithContext(context.Background()))
@@ -168,6 +190,15 @@ func (br *Bridge) Start(ctx context.Context) (err error) {
 		defer br.workers.Done()
 		br.maintenanceLoop(bgCtx)
 	}()
+	// The first check runs now, so ready answers from it as soon as Start
+	// returns; then every readyEvery.
+	br.checkReady(bgCtx)
+	br.workers.Add(1)
+	go func() {
+		defer br.workers.Done()
+		br.readyLoop(bgCtx)
+	}()
+	br.setStarted(true)
 	br.AS.Ready = true
 	br.Log.Info().Str("bot", br.Bot.UserID.String()).Msg("Bridge started")
 	return nil
@@ -212,6 +243,8 @@ func (br *Bridge) initStripe() {
 			Key:   acct.APIKey,
 			URL:   acct.APIURL,
 			Log:   br.Log,
+			// Nil when metrics are off.
+			Observe: br.stripeObserver(acct.Alias),
 		}))
 	}
 }
@@ -249,6 +282,7 @@ func (br *Bridge) initCommands() {
 		Actions:          br.DB.PendingAction,
 		Processed:        br.DB.Processed,
 		EventRedacted:    br.eventRedacted,
+		OnCommand:        br.Metrics.Command,
 	})
 }
 
@@ -288,7 +322,7 @@ func (br *Bridge) initPortal() {
 	for _, client := range br.Stripe {
 		readers[client.Alias] = client
 	}
-	br.Portal = &portal.Manager{Config: br.Config, DB: br.DB, AS: br.AS, Bot: br.Bot, Stripe: readers}
+	br.Portal = &portal.Manager{Config: br.Config, DB: br.DB, AS: br.AS, Bot: br.Bot, Stripe: readers, BindIntent: br.bindIntent}
 	br.Portal.LimitSends(br.Config.Bridge.DeliveryWorkers)
 }
 
@@ -308,7 +342,9 @@ func (br *Bridge) initWebhook() {
 		// The catch-up resolves with the same one (customerResolver).
 		Resolver: br.customerResolver(),
 	})
-	br.AS.Router.Handle(br.Webhook.Pattern(), br.Webhook)
+	// Counted here rather than in the webhook package: the answer's status
+	// is all the metric needs, and the handler stays free of it.
+	br.AS.Router.Handle(br.Webhook.Pattern(), br.Metrics.InstrumentWebhook(br.Webhook))
 }
 
 // setGhostProfiles names each account's ghost after the account, so billing
@@ -441,6 +477,7 @@ func (br *Bridge) checkStripe(ctx context.Context) error {
 func (br *Bridge) Stop() {
 	br.stopOnce.Do(func() {
 		br.Log.Info().Msg("Stopping bridge")
+		br.setStarted(false)
 		if br.AS != nil {
 			br.AS.Ready, br.AS.Live = false, false
 			if br.server != nil {
@@ -458,11 +495,16 @@ func (br *Bridge) Stop() {
 			br.stopBackground()
 			br.workers.Wait()
 		}
+		if br.Crypto != nil {
+			br.Crypto.Stop()
+		}
 		if br.DB != nil {
 			if err := br.DB.Close(); err != nil {
 				br.Log.Warn().Err(err).Msg("Failed to close database")
 			}
 		}
+		// Last, so a scrape can still see the shutdown.
+		br.metricsServer.Close()
 	})
 }
 

@@ -1,10 +1,14 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,11 +101,16 @@ func (br *Bridge) catchup(ctx context.Context, client *stripeapi.Client) error {
 	if err != nil {
 		return err
 	}
-	// Collected first and stored in one transaction: workers must see the
-	// missed events all at once, or they could post a customer's newer event
-	// before an older one from the next page (Stripe lists newest first).
-	var missed []*database.Event
-	listed, unselected := 0, 0
+	// Stripe lists newest first, and workers must never see a customer's
+	// newer event before an older one that a later page brings. So the
+	// listing is spooled first (to a file: memory stays the same however
+	// long the backlog), then stored oldest first, a batch per transaction
+	// (storeMissed): at any moment the inbox holds a prefix of the missed
+	// events in time.
+	spool := newEventSpool(log)
+	defer spool.close()
+	var newestID string
+	listed, unselected, spooled := 0, 0, 0
 	err = client.EventsSince(ctx, since, func(raw json.RawMessage) error {
 		listed++
 		evt, err := webhook.InboxEvent(client.Alias, raw, time.Now())
@@ -113,38 +122,23 @@ func (br *Bridge) catchup(ctx context.Context, client *stripeapi.Client) error {
 			unselected++
 			return nil
 		}
-		missed = append(missed, evt)
-		if len(missed)%1000 == 0 {
-			log.Info().Int("listed", len(missed)).Msg("Catch-up in progress")
+		if newestID == "" {
+			newestID = evt.ID
+		}
+		if err := spool.add(raw); err != nil {
+			return fmt.Errorf("spool: %w", err)
+		}
+		if spooled++; spooled%1000 == 0 {
+			log.Info().Int("listed", spooled).Msg("Catch-up in progress")
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("list events: %s: %w", stripeapi.Describe(err), err)
 	}
-	var newestID string
-	if len(missed) > 0 {
-		newestID = missed[0].ID
-	}
-	br.prepareMissed(ctx, log, client.Alias, missed)
-	inserted := 0
-	err = br.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
-		for i := len(missed) - 1; i >= 0; i-- {
-			ok, err := br.DB.Event.Insert(ctx, missed[i])
-			if err != nil {
-				return err
-			}
-			if ok {
-				inserted++
-			}
-		}
-		return nil
-	})
+	inserted, err := br.storeMissed(ctx, log, client.Alias, spool)
 	if err != nil {
 		return fmt.Errorf("store missed events: %w", err)
-	}
-	if inserted > 0 {
-		br.wakeWorkers(client.Alias)
 	}
 	if newestID == "" {
 		newestID = acct.CatchupCursor
@@ -154,35 +148,11 @@ func (br *Bridge) catchup(ctx context.Context, client *stripeapi.Client) error {
 	}
 	log.Info().Int("listed", listed).Int("not_selected", unselected).Int("new", inserted).
 		Dur("took", time.Since(started)).Msg("Catch-up finished")
+	br.Metrics.CatchUp(client.Alias, listed, unselected, inserted)
 	if inserted >= bigCatchup {
 		br.noticeAdmins(ctx, fmt.Sprintf("Caught up on %d Stripe events for account `%s` that never arrived by webhook; they are being posted now.", inserted, client.Alias))
 	}
 	return nil
-}
-
-// prepareMissed does for listed events what the webhook does on arrival:
-// warns about API versions it does not fully understand (the Events API
-// renders each event at the version it was created with, not the
-// request's), and resolves customers before queueing. missed is newest
-// first; resolution walks it oldest first, so a refund finds its charge's
-// customer in an earlier event of the same batch before asking Stripe.
-func (br *Bridge) prepareMissed(ctx context.Context, log zerolog.Logger, alias string, missed []*database.Event) {
-	batch := &batchCustomers{objects: make(map[string]string), next: br.DB.Event}
-	resolver := br.customerResolver()
-	resolver.Known = batch
-	for i := len(missed) - 1; i >= 0; i-- {
-		evt := missed[i]
-		if evt.APIVersion != stripe.APIVersion && br.Webhook != nil {
-			br.Webhook.WarnListedAPIVersion(log, alias, evt.APIVersion)
-		}
-		if err := resolver.Resolve(ctx, evt); err != nil {
-			log.Warn().Err(err).Str("stripe_event_id", evt.ID).
-				Msg("Could not resolve the customer of a missed event yet; storing it to resolve before delivery")
-		}
-		if evt.CustomerID != "" && evt.ObjectID != "" {
-			batch.objects[evt.ObjectID] = evt.CustomerID
-		}
-	}
 }
 
 // batchCustomers answers from the catch-up's own batch first: its events
@@ -338,4 +308,229 @@ func (br *Bridge) resolvePending(ctx context.Context, resolver *webhook.Resolver
 		}
 	}
 	return queued
+}
+
+const (
+	// missedBatch is how many missed events one transaction stores, unless
+	// the events of one second go on past it: those are stored together
+	// (within a second, Stripe's causal order decides, and a customer's
+	// later stage must not be delivered before an earlier one arrives),
+	// up to maxMissedBatch. A batch holds a few strings per event in
+	// memory, the payloads stay in the spool.
+	missedBatch    = 500
+	maxMissedBatch = 50_000
+)
+
+// missedResolution is what resolving a missed event decided, kept between
+// resolving a batch and storing it.
+type missedResolution struct {
+	customerID, objectID string
+	state                database.EventState
+}
+
+// storeMissed stores the spooled events oldest first, a batch per
+// transaction, each batch resolved first (resolveMissed), and wakes the
+// workers after each: they may deliver an earlier batch while a later one
+// is stored, since every event still missing is newer than every event
+// stored. It returns how many events were new to the inbox.
+func (br *Bridge) storeMissed(ctx context.Context, log zerolog.Logger, alias string, spool *eventSpool) (int, error) {
+	inserted := 0
+	for start := 0; start < spool.len(); {
+		batch, err := br.resolveMissed(ctx, log, alias, spool, start)
+		if err != nil {
+			return inserted, err
+		}
+		err = br.DB.DoTxn(ctx, nil, func(ctx context.Context) error {
+			for i, res := range batch {
+				evt, err := spooledEvent(alias, spool, start+i)
+				if err != nil {
+					return err
+				}
+				evt.CustomerID, evt.ObjectID, evt.State = res.customerID, res.objectID, res.state
+				ok, err := br.DB.Event.Insert(ctx, evt)
+				if err != nil {
+					return err
+				}
+				if ok {
+					inserted++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return inserted, err
+		}
+		br.wakeWorkers(alias)
+		start += len(batch)
+	}
+	return inserted, nil
+}
+
+// resolveMissed does for the spooled events from start on what the webhook
+// does on arrival, for one batch (the events up to where batchFull says to
+// stop): it warns about API versions it does not fully understand (the
+// Events API renders each event at the version it was created with, not
+// the request's), and resolves customers before queueing, oldest first,
+// so that a refund finds its charge's customer in an earlier event of the
+// same batch, or of an earlier batch (in the inbox by then), before asking
+// Stripe.
+func (br *Bridge) resolveMissed(ctx context.Context, log zerolog.Logger, alias string, spool *eventSpool, start int) ([]missedResolution, error) {
+	known := &batchCustomers{objects: make(map[string]string), next: br.DB.Event}
+	resolver := br.customerResolver()
+	resolver.Known = known
+	var batch []missedResolution
+	var last time.Time
+	for i := start; i < spool.len(); i++ {
+		evt, err := spooledEvent(alias, spool, i)
+		if err != nil {
+			return nil, err
+		}
+		if batchFull(len(batch), last, evt.Created) {
+			break
+		}
+		last = evt.Created
+		if evt.APIVersion != stripe.APIVersion && br.Webhook != nil {
+			br.Webhook.WarnListedAPIVersion(log, alias, evt.APIVersion)
+		}
+		if err := resolver.Resolve(ctx, evt); err != nil {
+			log.Warn().Err(err).Str("stripe_event_id", evt.ID).
+				Msg("Could not resolve the customer of a missed event yet; storing it to resolve before delivery")
+		}
+		if evt.CustomerID != "" && evt.ObjectID != "" {
+			known.objects[evt.ObjectID] = evt.CustomerID
+		}
+		batch = append(batch, missedResolution{customerID: evt.CustomerID, objectID: evt.ObjectID, state: evt.State})
+	}
+	return batch, nil
+}
+
+// batchFull reports whether a batch of n events, the last created at last,
+// is to be stored before an event created at next joins it.
+func batchFull(n int, last, next time.Time) bool {
+	return n >= maxMissedBatch || n >= missedBatch && !next.Equal(last)
+}
+
+// spooledEvent is the spool's i-th event, oldest first, as an inbox row.
+func spooledEvent(alias string, spool *eventSpool, i int) (*database.Event, error) {
+	raw, err := spool.at(i)
+	if err != nil {
+		return nil, err
+	}
+	// Spooled only once it had decoded, so this cannot fail but for a
+	// corrupt spool.
+	evt, err := webhook.InboxEvent(alias, raw, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("spooled event %d: %w", i, err)
+	}
+	return evt, nil
+}
+
+// spoolChunk is how many events the spool reads back at a time.
+const spoolChunk = 100
+
+// eventSpool keeps listed events in listing order (newest first) and gives
+// them back oldest first, reading a chunk at a time: in a temporary file,
+// removed as soon as it is created (it goes with the process, however that
+// ends), so that the catch-up's memory does not grow with the backlog; in
+// memory if no file can be made. The file holds what the inbox holds
+// (payloads), readable only by the bridge's user.
+type eventSpool struct {
+	file   *os.File      // nil: in mem
+	w      *bufio.Writer // buffers writes to file
+	mem    []byte
+	size   int64
+	chunks []int64 // where every spoolChunk-th event starts
+	count  int
+
+	// The chunk read last, split into its events.
+	chunk   int
+	buf     []byte
+	records [][]byte
+}
+
+func newEventSpool(log zerolog.Logger) *eventSpool {
+	file, err := os.CreateTemp("", "matrix-stripe-catchup-*")
+	if err != nil {
+		log.Warn().Err(err).Msg("Cannot create a temporary file for the catch-up; holding the missed events in memory")
+		return &eventSpool{chunk: -1}
+	}
+	if err = os.Remove(file.Name()); err != nil {
+		log.Warn().Err(err).Str("path", file.Name()).Msg("Cannot unlink the catch-up's temporary file; it is removed when the catch-up ends")
+	}
+	return &eventSpool{file: file, w: bufio.NewWriterSize(file, 64<<10), chunk: -1}
+}
+
+func (s *eventSpool) add(raw []byte) error {
+	if s.count%spoolChunk == 0 {
+		s.chunks = append(s.chunks, s.size)
+	}
+	s.count++
+	s.chunk = -1
+	var head [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(head[:], uint64(len(raw)))
+	s.size += int64(n + len(raw))
+	if s.file == nil {
+		s.mem = append(append(s.mem, head[:n]...), raw...)
+		return nil
+	}
+	if _, err := s.w.Write(head[:n]); err != nil {
+		return err
+	}
+	_, err := s.w.Write(raw)
+	return err
+}
+
+func (s *eventSpool) len() int { return s.count }
+
+// at returns the i-th event, oldest first (the last added is the 0th). It
+// stays valid until a call reads another chunk.
+func (s *eventSpool) at(i int) ([]byte, error) {
+	if i < 0 || i >= s.count {
+		return nil, fmt.Errorf("catch-up spool has no event %d", i)
+	}
+	listed := s.count - 1 - i
+	if chunk := listed / spoolChunk; chunk != s.chunk {
+		if err := s.read(chunk); err != nil {
+			return nil, err
+		}
+	}
+	return s.records[listed%spoolChunk], nil
+}
+
+func (s *eventSpool) read(chunk int) error {
+	start, end := s.chunks[chunk], s.size
+	if chunk+1 < len(s.chunks) {
+		end = s.chunks[chunk+1]
+	}
+	if s.file == nil {
+		s.buf = s.mem[start:end]
+	} else {
+		if err := s.w.Flush(); err != nil {
+			return err
+		}
+		s.buf = slices.Grow(s.buf[:0], int(end-start))[:end-start]
+		if _, err := s.file.ReadAt(s.buf, start); err != nil {
+			return err
+		}
+	}
+	s.records = s.records[:0]
+	for rest := s.buf; len(rest) > 0; {
+		size, n := binary.Uvarint(rest)
+		if n <= 0 || size > uint64(len(rest)-n) {
+			return errors.New("catch-up spool is corrupt")
+		}
+		s.records = append(s.records, rest[n:n+int(size)])
+		rest = rest[n+int(size):]
+	}
+	s.chunk = chunk
+	return nil
+}
+
+func (s *eventSpool) close() {
+	if s.file != nil {
+		name := s.file.Name()
+		_ = s.file.Close()
+		_ = os.Remove(name) // already gone unless unlinking failed
+	}
+	s.mem, s.buf, s.records = nil, nil, nil
 }

@@ -136,7 +136,9 @@ func (br *Bridge) deliverOne(ctx context.Context, workerID string, evt *database
 	cancelTimeout()
 
 	var write func(context.Context) error
-	switch outcome(err, res, stopped, cut) {
+	result := outcome(err, res, stopped, cut)
+	br.countDelivery(evt, result, time.Now())
+	switch result {
 	case outcomeSkipped:
 		log.Debug().Str("reason", res.SkipReason).Msg("Skipped inbox event")
 		write = func(ctx context.Context) error {

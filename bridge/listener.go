@@ -43,6 +43,7 @@ func (br *Bridge) newServer() (*server, error) {
 	}
 	handler := exhttp.ApplyMiddleware(br.AS.Router, br.AS.Middleware...)
 	handler = br.transactionGuard(handler)
+	handler = br.readyEndpoint(handler)
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: limits.HeaderTimeoutDuration(),

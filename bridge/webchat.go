@@ -22,12 +22,14 @@ func (br *Bridge) initWebChat() {
 		Config:            br.Config,
 		DB:                br.DB,
 		AS:                br.AS,
+		BindIntent:        br.bindIntent,
 		Bot:               br.Bot,
 		Customer:          br.webChatCustomer,
 		Room:              br.webChatRoom,
 		OnCustomerMessage: br.handleMessage,
 		ProcessID:         br.processPrefix(),
 		Log:               br.Log.With().Str("component", "webchat").Logger(),
+		Observer:          br.webChatObserver(),
 	})
 	br.AS.Router.Handle(webchat.Prefix, br.WebChat)
 	br.Events.On(event.EventMessage, br.WebChat.OnEvent)

@@ -38,6 +38,7 @@ func (p *Processor) audit(ce *Event, entry *database.AuditEntry) {
 // without the Processor (chargeToRefund, ownedSubscription) audit through
 // ce.Meta, which is the same Deps.
 func (d *Deps) audit(ce *Event, entry *database.AuditEntry) {
+	noteOutcome(ce.Ctx, entry.Outcome)
 	if d == nil || d.Audit == nil {
 		return
 	}

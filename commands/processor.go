@@ -94,6 +94,10 @@ type Deps struct {
 	EventRedacted func(ctx context.Context, roomID id.RoomID, eventID id.EventID) (bool, error)
 	// Now is the clock (tests set it); nil means time.Now.
 	Now func() time.Time
+	// OnCommand is told, when a command ends, its registered name
+	// ("unknown" for an unknown command) and its outcome (Outcome*), for
+	// metrics; nil tells no one.
+	OnCommand func(command, outcome string)
 }
 
 // FactRecorder keeps the conversation facts the dashboard's figures come
@@ -231,8 +235,11 @@ func (p *Processor) allowed(ce *Event, cmd *Command) (bool, string) {
 // panic escapes: the user gets a sentence, the log gets the stack.
 func (p *Processor) safe(cmd *Command, fn func(ce *Event)) func(ce *Event) {
 	return func(ce *Event) {
+		result := p.track(ce, cmd)
+		defer result.done()
 		defer func() {
 			if r := recover(); r != nil {
+				result.set(OutcomePanic)
 				ce.Log.Error().Err(exerrors.RecoverToError(r)).
 					Bytes(zerolog.ErrorStackFieldName, debug.Stack()).
 					Msg("Panic in command handler")
@@ -241,13 +248,16 @@ func (p *Processor) safe(cmd *Command, fn func(ce *Event)) func(ce *Event) {
 		}()
 		switch p.limiter.Take(string(ce.Sender), p.deps.now()) {
 		case ratelimit.Warn:
+			result.set(OutcomeRateLimited)
 			ce.Reply("You're sending commands too fast; wait a few seconds and try again.")
 			return
 		case ratelimit.Drop:
+			result.set(OutcomeRateLimited)
 			return
 		}
 		if cmd != nil {
 			if ok, why := p.allowed(ce, cmd); !ok {
+				result.set(OutcomeRefused)
 				ce.Log.Debug().Msg("Command refused")
 				if cmd.Write {
 					p.auditRefusal(ce, cmd, why)

@@ -35,6 +35,8 @@ type Config struct {
 	Assistant  AssistantConfig  `yaml:"assistant"`
 	WebChat    WebChatConfig    `yaml:"web_chat"`
 	Panel      PanelConfig      `yaml:"agent_panel"`
+	Metrics    MetricsConfig    `yaml:"metrics"`
+	Encryption EncryptionConfig `yaml:"encryption"`
 	Logging    LoggingConfig    `yaml:"logging"`
 }
 

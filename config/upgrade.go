@@ -74,6 +74,14 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Str, "agent_panel", "public_url")
 	helper.Copy(up.Str, "agent_panel", "response_target")
 
+	helper.Copy(up.Bool, "metrics", "enabled")
+	helper.Copy(up.Str, "metrics", "listen")
+	helper.Copy(up.Bool, "encryption", "allow")
+	helper.Copy(up.Bool, "encryption", "default")
+	helper.Copy(up.Bool, "encryption", "require")
+	helper.Copy(up.Bool, "encryption", "appservice")
+	helper.Copy(up.Str, "encryption", "pickle_key")
+
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")
 }
@@ -90,6 +98,7 @@ var Upgrader = &up.StructUpgrader{
 		{"assistant"},
 		{"web_chat"},
 		{"agent_panel"},
+		{"metrics"},
 		{"logging"},
 	},
 	Base: matrixstripe.ExampleConfig,
@@ -106,6 +115,18 @@ func SaveTokens(path, asToken, hsToken string) error {
 	_, _, err := Upgrade(path, true, up.SimpleUpgrader(func(helper up.Helper) {
 		helper.Set(up.Str, asToken, "appservice", "as_token")
 		helper.Set(up.Str, hsToken, "appservice", "hs_token")
+	}))
+	return err
+}
+
+// SavePickleKey writes the encryption device's pickle key into the config
+// at path, unless it has one: a new key would make the stored device keys
+// unreadable.
+func SavePickleKey(path, key string) error {
+	_, _, err := Upgrade(path, true, up.SimpleUpgrader(func(helper up.Helper) {
+		if cur, ok := helper.Get(up.Str, "encryption", "pickle_key"); !ok || cur == "" || cur == "generate" {
+			helper.Set(up.Str, key, "encryption", "pickle_key")
+		}
 	}))
 	return err
 }

@@ -148,6 +148,12 @@ func (c *Config) Validate() error {
 	if err := c.validatePanel(); err != nil {
 		return err
 	}
+	if err := c.validateMetrics(); err != nil {
+		return err
+	}
+	if err := c.validateEncryption(); err != nil {
+		return err
+	}
 	switch c.Logging.Format {
 	case "auto", "pretty", "json":
 	default:

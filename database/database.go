@@ -55,8 +55,8 @@ func New(db *dbutil.Database) *Database {
 	return &Database{
 		Database:       db,
 		Account:        &AccountQuery{dbutil.MakeQueryHelperSimple(db, newAccount)},
-		Portal:         &PortalQuery{dbutil.MakeQueryHelperSimple(db, newPortal)},
-		Event:          &EventQuery{dbutil.MakeQueryHelperSimple(db, newEvent)},
+		Portal:         &PortalQuery{QueryHelper: dbutil.MakeQueryHelperSimple(db, newPortal)},
+		Event:          &EventQuery{QueryHelper: dbutil.MakeQueryHelperSimple(db, newEvent)},
 		Message:        &MessageQuery{dbutil.MakeQueryHelperSimple(db, newMessage)},
 		Audit:          &AuditQuery{dbutil.MakeQueryHelperSimple(db, newAuditEntry)},
 		PendingAction:  &PendingActionQuery{dbutil.MakeQueryHelperSimple(db, newPendingAction)},

@@ -16,6 +16,9 @@ import (
 // then claimed and delivered to Matrix in per-customer order.
 type EventQuery struct {
 	*dbutil.QueryHelper[*Event]
+	// insert is Insert's statement, prepared once per connection instead
+	// of parsed and planned for every webhook (preparedInsert).
+	insert preparedStatement
 }
 
 // EventState is where an inbox event is in its life.
@@ -74,6 +77,11 @@ type Event struct {
 	// HappeningLead is the event whose customer message shows the
 	// happening this one was delivered into ("" if none).
 	HappeningLead string
+	// Facts is Payload's data as the caller already decoded it (the
+	// webhook does, once per event), so that Insert does not decode the
+	// payload again; nil: Insert decodes it. It is not stored, and events
+	// read from the inbox have none.
+	Facts *PayloadFacts
 }
 
 // OutcomeUnknown reports whether an earlier attempt may have posted the
@@ -411,17 +419,25 @@ func (eq *EventQuery) Insert(ctx context.Context, evt *Event) (inserted bool, er
 		evt.NextAttemptAt = evt.ReceivedAt
 	}
 	evt.CausalRank = CausalRank(evt.Type)
-	evt.HappeningKey = HappeningKey(evt.Type, evt.Payload)
-	next := nextArrivalSQLite
-	if eq.GetDB().Dialect == dbutil.Postgres {
-		next = nextArrivalPostgres
+	facts := evt.Facts
+	if facts == nil {
+		facts = ReadPayloadFacts(evt.Payload)
 	}
+	evt.HappeningKey = facts.HappeningKey(evt.Type)
 	vars := evt.sqlVariables()
-	err = eq.GetDB().QueryRow(ctx, fmt.Sprintf(insertEventQuery, next), vars[:len(vars)-1]...).Scan(&evt.ArrivalSeq)
+	err = eq.insert.queryRow(ctx, eq.GetDB(), eq.insertQuery(), vars[:len(vars)-1]...).Scan(&evt.ArrivalSeq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+func (eq *EventQuery) insertQuery() string {
+	next := nextArrivalSQLite
+	if eq.GetDB().Dialect == dbutil.Postgres {
+		next = nextArrivalPostgres
+	}
+	return fmt.Sprintf(insertEventQuery, next)
 }
 
 // ClaimNext is ClaimNextHeld without a hold window.

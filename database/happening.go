@@ -31,23 +31,16 @@ import (
 // happening of their own, and keying them by customer would merge
 // everything.
 func HappeningKey(eventType string, payload []byte) string {
-	var evt struct {
-		Data struct {
-			Object struct {
-				ID            string          `json:"id"`
-				Object        string          `json:"object"`
-				Invoice       json.RawMessage `json:"invoice"`
-				PaymentIntent json.RawMessage `json:"payment_intent"`
-				Charge        json.RawMessage `json:"charge"`
-				LatestInvoice json.RawMessage `json:"latest_invoice"`
-			} `json:"object"`
-			PreviousAttributes map[string]json.RawMessage `json:"previous_attributes"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(payload, &evt) != nil {
+	return ReadPayloadFacts(payload).HappeningKey(eventType)
+}
+
+// HappeningKey is the package-level HappeningKey of the event these facts
+// are from.
+func (f *PayloadFacts) HappeningKey(eventType string) string {
+	if !f.Valid {
 		return ""
 	}
-	obj := evt.Data.Object
+	obj := f.Object
 	first := func(ids ...string) string {
 		for _, s := range ids {
 			if s != "" {
@@ -82,8 +75,8 @@ func HappeningKey(eventType string, payload []byte) string {
 			return first(latest, obj.ID)
 		}
 		if eventType == "customer.subscription.updated" {
-			_, newInvoice := evt.Data.PreviousAttributes["latest_invoice"]
-			_, newStatus := evt.Data.PreviousAttributes["status"]
+			_, newInvoice := f.PreviousAttributes["latest_invoice"]
+			_, newStatus := f.PreviousAttributes["status"]
 			if newInvoice || newStatus {
 				return first(latest, obj.ID)
 			}

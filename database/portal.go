@@ -12,6 +12,9 @@ import (
 // PortalQuery reads and writes portal: the one room of each (account, customer).
 type PortalQuery struct {
 	*dbutil.QueryHelper[*Portal]
+	// The look-ups every delivery (Get) and every message and command in a
+	// room (GetByRoom) make, prepared (preparedStatement).
+	get, getByRoom preparedStatement
 }
 
 // ConversationState is where a customer's conversation with support stands.
@@ -84,13 +87,13 @@ const (
 
 // Get returns the customer's portal, or nil.
 func (pq *PortalQuery) Get(ctx context.Context, accountID, customerID string) (*Portal, error) {
-	return pq.QueryOne(ctx, getPortalByCustomerQuery, accountID, customerID)
+	return queryOnePrepared(ctx, pq.QueryHelper, &pq.get, getPortalByCustomerQuery, accountID, customerID)
 }
 
 // GetByRoom returns the portal bound to the room, or nil: the ownership check
 // every command starts from.
 func (pq *PortalQuery) GetByRoom(ctx context.Context, roomID id.RoomID) (*Portal, error) {
-	return pq.QueryOne(ctx, getPortalByRoomQuery, roomID)
+	return queryOnePrepared(ctx, pq.QueryHelper, &pq.getByRoom, getPortalByRoomQuery, roomID)
 }
 
 // ListByAccount returns the account's portals, ordered by customer id.

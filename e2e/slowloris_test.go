@@ -29,7 +29,7 @@ func buildBridge(t *testing.T) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "matrix-stripe")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/matrix-stripe")
+	build := exec.Command("go", "build", "-tags", "goolm", "-o", bin, "./cmd/matrix-stripe")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

@@ -46,6 +46,9 @@ type Manager struct {
 	DB     *database.Database
 	AS     *appservice.AppService
 	Bot    *appservice.IntentAPI
+	// BindIntent readies a ghost's intent for encrypted rooms (the
+	// bridge's encryption device, or a refusal to send there); nil: none.
+	BindIntent func(*appservice.IntentAPI) *appservice.IntentAPI
 	// Stripe maps account alias to its reader.
 	Stripe map[string]StripeReader
 
@@ -96,7 +99,11 @@ func (m *Manager) lock(key string) func() {
 
 // Ghost is the account's sender of billing events.
 func (m *Manager) Ghost(alias string) *appservice.IntentAPI {
-	return m.AS.Intent(m.Config.GhostMXID(alias))
+	intent := m.AS.Intent(m.Config.GhostMXID(alias))
+	if m.BindIntent != nil {
+		intent = m.BindIntent(intent)
+	}
+	return intent
 }
 
 func (m *Manager) account(alias string) (*config.AccountConfig, error) {
@@ -210,6 +217,9 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 		{Type: event.StateHalfShotBridge, StateKey: &stateKey, Content: event.Content{Parsed: m.bridgeInfo(alias, channelID, name)}},
 		{Type: event.StateSpaceParent, StateKey: ptr(space.String()), Content: event.Content{Parsed: &event.SpaceParentEventContent{Via: []string{m.Config.Homeserver.Domain}, Canonical: true}}},
 	}, extraState...)
+	if m.Config.Encryption.Default {
+		state = append(state, &event.Event{Type: event.StateEncryption, StateKey: ptr(""), Content: event.Content{Parsed: encryption()}})
+	}
 	roomAlias := m.Config.RoomAlias(alias, aliasChannel(channelID))
 	attempt.alias = roomAlias
 	attempt.req = &mautrix.ReqCreateRoom{
@@ -223,6 +233,13 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 	roomID, adopted, err := m.createOrAdopt(ctx, attempt)
 	if err != nil {
 		return "", err
+	}
+	if m.Config.Encryption.Default {
+		// Known now, not when the homeserver's transaction brings the
+		// state: a message sent in between would go out in plaintext.
+		if err := m.AS.StateStore.SetEncryptionEvent(ctx, roomID, encryption()); err != nil {
+			return "", transient(fmt.Errorf("record the room's encryption: %w", err))
+		}
 	}
 	if adopted {
 		// The first attempt may have died before the ghost was invited or
@@ -460,4 +477,10 @@ func (m *Manager) UpdateCustomer(ctx context.Context, portal *database.Portal, c
 		}
 		return m.DB.Portal.Upsert(ctx, portal)
 	})
+}
+
+// encryption is the m.room.encryption content of the rooms the bridge
+// creates encrypted: Megolm with the spec's default rotation.
+func encryption() *event.EncryptionEventContent {
+	return &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}
 }

@@ -79,6 +79,7 @@ else
 		grep -q -- '-trimpath' <<<"$build_line" || fail "$df: go build lacks -trimpath"
 		grep -q 'main.Version=\${\?VERSION' <<<"$build_line" || fail "$df: go build does not set main.Version from \$VERSION"
 		grep -q './cmd/matrix-stripe' <<<"$build_line" || fail "$df: go build does not build ./cmd/matrix-stripe"
+		grep -q -- 'goolm' <<<"$build_line" || fail "$df: go build lacks the goolm tag (encryption without libolm)"
 		inst ARG | grep -qE '^[[:space:]]*ARG[[:space:]]+VERSION=' || fail "$df: no ARG VERSION=<default>"
 	fi
 

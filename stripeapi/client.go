@@ -1,7 +1,8 @@
 // Package stripeapi is the bridge's only door to Stripe: one stripe-go v76
 // client per configured account, with the backend URL overridable (for the
-// fake Stripe and stripe-mock), request contexts, and stripe-go's own logging
-// routed into zerolog so nothing is printed around it.
+// fake Stripe and stripe-mock), request contexts, stripe-go's own logging
+// routed into zerolog so nothing is printed around it, and an optional
+// observer of every HTTP request (the bridge's metrics).
 package stripeapi
 
 import (
@@ -34,6 +35,9 @@ type Options struct {
 	// (idempotently, with its own backoff). Nil keeps stripe-go's default.
 	MaxNetworkRetries *int64
 	Log               zerolog.Logger
+	// Observe, if set, hears about every HTTP request to Stripe (for
+	// metrics): its transport is wrapped, so nothing is missed.
+	Observe Observer
 }
 
 // Client is one account's Stripe API.
@@ -48,6 +52,9 @@ func New(opts Options) *Client {
 	httpClient := opts.HTTPClient
 	if httpClient == nil {
 		httpClient = &http.Client{Timeout: 80 * time.Second}
+	}
+	if opts.Observe != nil {
+		httpClient = observed(httpClient, opts.Observe)
 	}
 	cfg := &stripe.BackendConfig{
 		HTTPClient:        httpClient,

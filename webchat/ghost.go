@@ -47,7 +47,7 @@ func (s *Server) joinGhost(ctx context.Context, alias, customerID, name string, 
 	if err != nil {
 		return "", err
 	}
-	intent := s.opts.AS.Intent(user)
+	intent := s.intent(user)
 	if err = intent.EnsureRegistered(ctx); err != nil {
 		return "", fmt.Errorf("register %s: %w", user, err)
 	}

@@ -61,7 +61,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, sess *session) {
 		writeJSON(w, http.StatusOK, map[string]id.EventID{"id": sent})
 		return
 	}
-	intent := s.opts.AS.Intent(sess.user)
+	intent := s.intent(sess.user)
 	if err = intent.EnsureJoined(ctx, sess.room); err != nil {
 		log.Err(err).Msg("Failed to join the web chat user to its room")
 		writeError(w, errUnavailable)
@@ -143,7 +143,7 @@ func (s *Server) markRead(w http.ResponseWriter, r *http.Request, sess *session)
 	go func() {
 		defer cancel()
 		// A receipt is a courtesy for agents; failing it changes nothing.
-		_ = s.opts.AS.Intent(sess.user).MarkRead(receiptCtx, sess.room, req.ID)
+		_ = s.intent(sess.user).MarkRead(receiptCtx, sess.room, req.ID)
 	}()
 	w.WriteHeader(http.StatusNoContent)
 }

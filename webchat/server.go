@@ -35,8 +35,11 @@ type Options struct {
 	DB     *database.Database
 	// AS makes the intents of the users customers speak as; Bot reads the
 	// customer rooms (it is in every one).
-	AS  *appservice.AppService
-	Bot *appservice.IntentAPI
+	AS *appservice.AppService
+	// BindIntent readies a customer's intent for encrypted rooms (the
+	// bridge's encryption device, or a refusal to send there); nil: none.
+	BindIntent func(*appservice.IntentAPI) *appservice.IntentAPI
+	Bot        *appservice.IntentAPI
 	// Customer looks a customer up in the account's Stripe; nil and no
 	// error: there is no such (live) customer.
 	Customer func(ctx context.Context, alias, customerID string) (*stripe.Customer, error)
@@ -49,6 +52,8 @@ type Options struct {
 	// ProcessID names this process in cross-process notifications.
 	ProcessID string
 	Log       zerolog.Logger
+	// Observer hears about sign-ins and live streams (metrics); nil: no one.
+	Observer Observer
 }
 
 // Server is the web chat's HTTP side and its live fan-out.
@@ -247,21 +252,21 @@ type nameOnly struct {
 // joined to it under their name.
 func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	if !s.ipLimit.Allow(ratelimit.ClientIP(r)) {
-		writeError(w, errRateLimited)
+		s.refuse(w, errRateLimited)
 		return
 	}
 	var req sessionRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Account == "" || req.Token == "" {
-		writeError(w, errBadRequest)
+		s.refuse(w, errBadRequest)
 		return
 	}
 	acct := s.opts.Config.WebChatAccount(req.Account)
 	if acct == nil {
-		writeError(w, errDisabled)
+		s.refuse(w, errDisabled)
 		return
 	}
 	if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(r, origin) && !acct.AllowsOrigin(origin) {
-		writeError(w, errOrigin)
+		s.refuse(w, errOrigin)
 		return
 	}
 	ctx := r.Context()
@@ -271,31 +276,31 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 		var apiErr *apiError
 		errors.As(err, &apiErr)
 		log.Info().Str("reason", apiErr.code).Msg("Refused a web chat sign-in")
-		writeError(w, err)
+		s.refuse(w, err)
 		return
 	}
 	log = log.With().Str("customer_id", claims.Subject).Logger()
 	cus, err := s.opts.Customer(ctx, req.Account, claims.Subject)
 	if err != nil {
 		log.Warn().Err(err).Msg("Failed to look up the web chat customer in Stripe")
-		writeError(w, errUnavailable)
+		s.refuse(w, errUnavailable)
 		return
 	}
 	if cus == nil || cus.Deleted {
 		log.Info().Str("reason", errUnknownCustomer.code).Msg("Refused a web chat sign-in")
-		writeError(w, errUnknownCustomer)
+		s.refuse(w, errUnknownCustomer)
 		return
 	}
 	name := usertext.Clean(firstNonEmpty(cus.Name, claims.Name, cus.Email, claims.Email, "Customer"))
 	room, err := s.opts.Room(ctx, req.Account, cus.ID, cus)
 	if err != nil {
 		log.Err(err).Msg("Failed to open the web chat customer's room")
-		writeError(w, errUnavailable)
+		s.refuse(w, errUnavailable)
 		return
 	}
 	if _, err = s.joinGhost(ctx, req.Account, cus.ID, name, room); err != nil {
 		log.Err(err).Msg("Failed to join the web chat customer's user to their room")
-		writeError(w, errUnavailable)
+		s.refuse(w, errUnavailable)
 		return
 	}
 	token, hash := newSessionToken()
@@ -306,10 +311,13 @@ func (s *Server) createSession(w http.ResponseWriter, r *http.Request) {
 	}
 	if err = s.opts.DB.WebChat.CreateSession(ctx, sess); err != nil {
 		log.Err(err).Msg("Failed to store a web chat session")
-		writeError(w, errUnavailable)
+		s.refuse(w, errUnavailable)
 		return
 	}
 	log.Info().Msg("Web chat session started")
+	if s.opts.Observer != nil {
+		s.opts.Observer.WebChatSession(req.Account)
+	}
 	writeJSON(w, http.StatusOK, &sessionResponse{
 		Session: token, ExpiresAt: sess.ExpiresAt.Unix(), Customer: nameOnly{name},
 		Title: acct.Title, Greeting: acct.Greeting, AccentColor: acct.AccentColor, Locale: sess.Locale,
@@ -413,4 +421,13 @@ func cleanLocale(tag string) string {
 		}
 	}
 	return tag
+}
+
+// intent is the customer's user, ready for the room's encryption.
+func (s *Server) intent(user id.UserID) *appservice.IntentAPI {
+	intent := s.opts.AS.Intent(user)
+	if s.opts.BindIntent != nil {
+		intent = s.opts.BindIntent(intent)
+	}
+	return intent
 }

@@ -241,6 +241,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sess *session) {
 	v := s.view(sess)
 	sub := s.hub.subscribe(v)
 	defer s.hub.unsubscribe(sub)
+	if s.opts.Observer != nil {
+		s.opts.Observer.WebChatStream(sess.AccountID, true)
+		defer s.opts.Observer.WebChatStream(sess.AccountID, false)
+	}
 
 	write := func(item streamItem) bool {
 		// The listener's write timeout is for requests, not for a feed

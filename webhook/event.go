@@ -13,14 +13,45 @@ import (
 // rawEvent holds only what the inbox needs. Decoding into stripe.Event
 // instead would make storage depend on every field having its 2023-10-16
 // shape, and an event of another API version must still be stored.
+//
+// The members read further (data.object, data.previous_attributes,
+// livemode, account) are kept raw here, each decoded on its own: a member
+// of an unexpected shape must not make the whole event unusable. That is
+// the exception; decodeEvent first tries typedEvent, one pass for all.
 type rawEvent struct {
 	ID         string `json:"id"`
 	Type       string `json:"type"`
 	APIVersion string `json:"api_version"`
 	Created    int64  `json:"created"`
 	Data       struct {
-		Object json.RawMessage `json:"object"`
+		Object             json.RawMessage `json:"object"`
+		PreviousAttributes json.RawMessage `json:"previous_attributes"`
 	} `json:"data"`
+	Livemode json.RawMessage `json:"livemode"`
+	Account  json.RawMessage `json:"account"`
+}
+
+// typedEvent is rawEvent with its members decoded in the same pass: what
+// every well-formed event decodes into. Any error sends decodeEvent to
+// rawEvent, which tells a malformed event from an odd member.
+type typedEvent struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	APIVersion string `json:"api_version"`
+	Created    int64  `json:"created"`
+	Data       struct {
+		Object             database.PayloadObject     `json:"object"`
+		PreviousAttributes map[string]json.RawMessage `json:"previous_attributes"`
+	} `json:"data"`
+	Livemode *bool   `json:"livemode"`
+	Account  *string `json:"account"`
+}
+
+// envelope is what decodeEvent read besides the row: the event's origin,
+// or why it could not be read.
+type envelope struct {
+	origin    eventOrigin
+	originErr error
 }
 
 // InboxEvent turns a verified raw Stripe event JSON into an inbox row
@@ -31,55 +62,72 @@ type rawEvent struct {
 // object it cannot find a customer in is not an error: the event is stored
 // without one, and delivery decides what to do with it.
 func InboxEvent(accountAlias string, raw []byte, receivedAt time.Time) (*database.Event, error) {
+	row, _, err := decodeEvent(accountAlias, bytes.Clone(raw), receivedAt)
+	return row, err
+}
+
+// decodeEvent is InboxEvent on a buffer the row may keep (the inbox must
+// keep the exact bytes that were signed), also returning the envelope for
+// the origin check. The payload is decoded once (twice if it is odd), and
+// the row carries the facts the resolver and the inbox read (Event.Facts).
+func decodeEvent(accountAlias string, raw []byte, receivedAt time.Time) (*database.Event, *envelope, error) {
 	var evt rawEvent
-	if err := json.Unmarshal(raw, &evt); err != nil {
-		return nil, fmt.Errorf("malformed event JSON: %w", err)
+	var env envelope
+	var facts *database.PayloadFacts
+	var typed typedEvent
+	if json.Unmarshal(raw, &typed) == nil {
+		evt.ID, evt.Type, evt.APIVersion, evt.Created = typed.ID, typed.Type, typed.APIVersion, typed.Created
+		env.origin = eventOrigin{Livemode: typed.Livemode, Account: typed.Account}
+		facts = &database.PayloadFacts{
+			Object: typed.Data.Object, PreviousAttributes: typed.Data.PreviousAttributes,
+			ObjectValid: true, Valid: true,
+		}
+	} else {
+		if err := json.Unmarshal(raw, &evt); err != nil {
+			return nil, nil, fmt.Errorf("malformed event JSON: %w", err)
+		}
+		env.origin, env.originErr = decodeOrigin(&evt)
+		facts = database.DecodePayloadFacts(evt.Data.Object, evt.Data.PreviousAttributes)
 	}
 	switch {
 	case evt.ID == "":
-		return nil, errors.New("event has no id")
+		return nil, nil, errors.New("event has no id")
 	case evt.Type == "":
-		return nil, errors.New("event has no type")
+		return nil, nil, errors.New("event has no type")
 	case evt.Created <= 0:
-		return nil, errors.New("event has no created time")
+		return nil, nil, errors.New("event has no created time")
 	}
 	row := &database.Event{
 		ID:         evt.ID,
 		AccountID:  accountAlias,
-		CustomerID: customerOf(evt.Data.Object),
+		CustomerID: customerOf(facts),
 		Type:       evt.Type,
 		APIVersion: evt.APIVersion,
 		Created:    time.Unix(evt.Created, 0),
-		// Copied because callers may reuse their buffer, and the inbox
-		// must keep the exact bytes that were signed.
-		Payload: bytes.Clone(raw),
-		State:   database.EventPending,
+		Payload:    raw,
+		State:      database.EventPending,
+		Facts:      facts,
 	}
 	if !receivedAt.IsZero() {
 		// The column holds milliseconds; rounding here keeps the struct
 		// equal to the row it becomes.
 		row.ReceivedAt = time.UnixMilli(receivedAt.UnixMilli())
 	}
-	return row, nil
+	return row, &env, nil
 }
 
 // customerOf finds the customer an event's data.object belongs to: the
 // object itself when it is a customer, else its customer field, which is an
 // id or, when expanded, an object with one. Objects that carry no customer
 // (disputes, payouts…) and unexpected shapes give "".
-func customerOf(object json.RawMessage) string {
-	var obj struct {
-		Object   string          `json:"object"`
-		ID       string          `json:"id"`
-		Customer json.RawMessage `json:"customer"`
-	}
-	if json.Unmarshal(object, &obj) != nil {
+func customerOf(facts *database.PayloadFacts) string {
+	if !facts.ObjectValid {
 		return ""
 	}
-	if obj.Object == "customer" {
-		return obj.ID
+	if facts.Object.Object == "customer" {
+		return facts.Object.ID
 	}
-	return database.RefID(obj.Customer)
+	return database.RefID(facts.Object.Customer)
 }
 
 // claimedID is the event id a body says it has, for logs about a body that

@@ -2,6 +2,8 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -84,4 +86,41 @@ func FuzzInboxEvent(f *testing.F) {
 			t.Errorf("accepted an event the inbox cannot hold: %+v", evt)
 		}
 	})
+}
+
+// decodeEvent reads a well-formed event in one pass; what it reads must be
+// what the member-by-member decode (the one odd payloads take) reads.
+func TestDecodeEventOnePassAgrees(t *testing.T) {
+	payloads := [][]byte{
+		eventJSON("evt_1", "invoice.paid", invoiceObject("cus_1")),
+		eventFrom("evt_2", "true", `"acct_1"`),
+		eventFrom("evt_3", "null", "null"),
+		eventJSON("evt_4", "customer.updated", `{"id":"cus_4","object":"customer"}`),
+		eventJSON("evt_5", "refund.created", `{"id":"re_1","object":"refund","charge":{"id":"ch_1","customer":"cus_5"},"payment_intent":"pi_1"}`),
+		[]byte(`{"id":"evt_6","type":"customer.subscription.updated","created":1,"livemode":false,
+			"data":{"object":{"id":"sub_1","object":"subscription","customer":{"id":"cus_6"},"latest_invoice":"in_6"},
+			"previous_attributes":{"status":"trialing","customer":"cus_old"}}}`),
+		[]byte(`{"id":"evt_7","type":"a.b","created":1,"data":{"object":null}}`),
+		[]byte(`{"id":"evt_8","type":"a.b","created":1}`),
+	}
+	for _, raw := range payloads {
+		row, env, err := decodeEvent("acct", raw, time.Time{})
+		if err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var members rawEvent
+		if err := json.Unmarshal(raw, &members); err != nil {
+			t.Fatal(err)
+		}
+		origin, originErr := decodeOrigin(&members)
+		if !reflect.DeepEqual(env.origin, origin) || env.originErr != originErr {
+			t.Errorf("%s: origin %+v %v, member by member %+v %v", row.ID, env.origin, env.originErr, origin, originErr)
+		}
+		if want := database.ReadPayloadFacts(raw); !reflect.DeepEqual(row.Facts, want) {
+			t.Errorf("%s: facts %+v, member by member %+v", row.ID, row.Facts, want)
+		}
+		if want := customerOf(database.ReadPayloadFacts(raw)); row.CustomerID != want {
+			t.Errorf("%s: customer %q, member by member %q", row.ID, row.CustomerID, want)
+		}
+	}
 }

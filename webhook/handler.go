@@ -220,7 +220,8 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 		return http.StatusBadRequest, nil
 	}
 
-	evt, err := InboxEvent(alias, payload, h.now())
+	// The payload is this request's own buffer: the row keeps it as is.
+	evt, envelope, err := decodeEvent(alias, payload, h.now())
 	if err != nil {
 		log.Warn().Str("reason", err.Error()).Str("stripe_event_id", claimedID(payload)).
 			Msg("Rejected validly signed Stripe webhook with an unusable body")
@@ -230,7 +231,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request) (status int, st
 		Str("stripe_event_id", evt.ID).
 		Str("event_type", evt.Type).
 		Logger()
-	if status := ep.checkOrigin(log, payload); status != 0 {
+	if status := ep.checkOrigin(log, envelope); status != 0 {
 		return status, nil
 	}
 	// Before storing: an event queued without its customer could overtake

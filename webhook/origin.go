@@ -63,16 +63,27 @@ func (h *Handler) SetStripeAccountID(alias, id string) error {
 // is absent on the platform's own events and is the connected account's id
 // on events a Connect endpoint receives for it.
 type eventOrigin struct {
-	Livemode *bool   `json:"livemode"`
-	Account  *string `json:"account"`
+	Livemode *bool
+	Account  *string
+}
+
+// decodeOrigin reads the envelope's livemode and account (raw, nil when
+// absent).
+func decodeOrigin(evt *rawEvent) (origin eventOrigin, err error) {
+	if len(evt.Livemode) > 0 {
+		err = json.Unmarshal(evt.Livemode, &origin.Livemode)
+	}
+	if err == nil && len(evt.Account) > 0 {
+		err = json.Unmarshal(evt.Account, &origin.Account)
+	}
+	return origin, err
 }
 
 // checkOrigin says whether a signed event belongs to this account and, when
 // it does not, how to answer: 400 for an event that will never be ours, 503
 // while the answer is not known yet.
-func (ep *endpoint) checkOrigin(log zerolog.Logger, payload []byte) int {
-	var origin eventOrigin
-	err := json.Unmarshal(payload, &origin)
+func (ep *endpoint) checkOrigin(log zerolog.Logger, env *envelope) int {
+	origin, err := env.origin, env.originErr
 	switch {
 	case err != nil:
 		err = fmt.Errorf("malformed livemode or account: %w", err)

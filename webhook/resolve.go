@@ -61,33 +61,20 @@ type eventFacts struct {
 
 type paymentRef struct{ id, customer string }
 
-func readFacts(payload []byte) eventFacts {
-	var evt struct {
-		Data struct {
-			Object struct {
-				ID            string          `json:"id"`
-				Object        string          `json:"object"`
-				Charge        json.RawMessage `json:"charge"`
-				PaymentIntent json.RawMessage `json:"payment_intent"`
-			} `json:"object"`
-			PreviousAttributes struct {
-				Customer json.RawMessage `json:"customer"`
-			} `json:"previous_attributes"`
-		} `json:"data"`
-	}
-	if json.Unmarshal(payload, &evt) != nil {
+func readFacts(facts *database.PayloadFacts) eventFacts {
+	if !facts.Valid {
 		return eventFacts{}
 	}
-	obj := evt.Data.Object
-	facts := eventFacts{objectID: obj.ID, previousCustomer: database.RefID(evt.Data.PreviousAttributes.Customer)}
+	obj := facts.Object
+	read := eventFacts{objectID: obj.ID, previousCustomer: database.RefID(facts.PreviousAttributes["customer"])}
 	if refObjectTypes[obj.Object] {
 		for _, raw := range []json.RawMessage{obj.Charge, obj.PaymentIntent} {
 			if ref := readRef(raw); ref.id != "" {
-				facts.refs = append(facts.refs, ref)
+				read.refs = append(read.refs, ref)
 			}
 		}
 	}
-	return facts
+	return read
 }
 
 func readRef(raw json.RawMessage) paymentRef {
@@ -107,7 +94,11 @@ func readRef(raw json.RawMessage) paymentRef {
 // still to be stored, as EventUnresolved, and the error says why; nothing
 // delivers it until its customer is known.
 func (r *Resolver) Resolve(ctx context.Context, evt *database.Event) error {
-	facts := readFacts(evt.Payload)
+	decoded := evt.Facts
+	if decoded == nil {
+		decoded = database.ReadPayloadFacts(evt.Payload)
+	}
+	facts := readFacts(decoded)
 	if evt.ObjectID == "" {
 		evt.ObjectID = facts.objectID
 	}
@@ -126,7 +117,7 @@ func (r *Resolver) Resolve(ctx context.Context, evt *database.Event) error {
 // CustomerOf resolves a stored payload again (an EventUnresolved row): ""
 // and no error means the event belongs to no customer.
 func (r *Resolver) CustomerOf(ctx context.Context, accountAlias string, payload []byte) (string, error) {
-	return r.customerOf(ctx, accountAlias, readFacts(payload))
+	return r.customerOf(ctx, accountAlias, readFacts(database.ReadPayloadFacts(payload)))
 }
 
 func (r *Resolver) customerOf(ctx context.Context, alias string, facts eventFacts) (string, error) {

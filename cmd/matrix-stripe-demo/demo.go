@@ -78,6 +78,9 @@ type options struct {
 	Keep bool
 	// Verbose logs at debug level, the fake Stripe's requests included.
 	Verbose bool
+	// Encryption creates the customer rooms encrypted, with the bridge's
+	// encryption device (docs/encryption.md).
+	Encryption bool
 	// Log receives the bridge's and the fake's logs (default: discarded).
 	Log io.Writer
 	// Progress receives one line per startup step (default: discarded).
@@ -181,6 +184,13 @@ func setup(ctx context.Context, opts options) (_ *demo, err error) {
 		return nil, step("writing the bridge config", err)
 	}
 	d.Config = cfg
+	if opts.Encryption {
+		pickle, err := randomSecret()
+		if err != nil {
+			return nil, step("making the encryption pickle key", err)
+		}
+		cfg.Encryption = config.EncryptionConfig{Allow: true, Default: true, PickleKey: pickle}
+	}
 	acct := &cfg.Stripe.Accounts[0]
 	acct.DisplayName = accountName
 	bridgeLog, fakeLog := loggers(opts, cfg.Secrets())

@@ -41,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("matrix-stripe-demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: go run ./cmd/matrix-stripe-demo [-port N] [-keep] [-v]")
+		fmt.Fprintln(stderr, "Usage: go run ./cmd/matrix-stripe-demo [-port N] [-keep] [-v] [-encryption]")
 		fmt.Fprintln(stderr, "   or: go run ./cmd/matrix-stripe-demo ask [-scenario FILE] [-json] [-locale TAG] -customer cus_… \"question\"")
 		fmt.Fprintln(stderr, "Runs Dendrite, a fake Stripe with demo customers and the bridge until Ctrl-C.")
 		fs.PrintDefaults()
@@ -49,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	port := fs.Int("port", defaultHomeserverPort, "homeserver port on 127.0.0.1; without this flag a free port is used if 8008 is taken")
 	keep := fs.Bool("keep", false, "keep the demo folder (config, databases, Dendrite's log) after exit and print its path")
 	verbose := fs.Bool("v", false, "debug logging, including every request to the fake Stripe")
+	encryption := fs.Bool("encryption", false, "create the customer rooms encrypted (end-to-bridge encryption, docs/encryption.md)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -80,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		StripePort:     preferredPort(defaultStripePort),
 		Keep:           *keep,
 		Verbose:        *verbose,
+		Encryption:     *encryption,
 		Log:            stderr,
 		Progress:       stdout,
 	})

@@ -14,6 +14,8 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"go.mau.fi/util/random"
+
 	matrixstripe "github.com/matrix-stripe/matrix-stripe"
 	"github.com/matrix-stripe/matrix-stripe/bridge"
 	"github.com/matrix-stripe/matrix-stripe/config"
@@ -142,6 +144,10 @@ func generateRegistration(configPath, registrationPath string, stdout, stderr io
 	}
 	if err = config.SaveTokens(configPath, reg.AppToken, reg.ServerToken); err != nil {
 		fmt.Fprintf(stderr, "Failed to save tokens into config: %v\n", err)
+		return exitConfig
+	}
+	if err = config.SavePickleKey(configPath, random.String(32)); err != nil {
+		fmt.Fprintf(stderr, "Failed to save the encryption pickle key into config: %v\n", err)
 		return exitConfig
 	}
 	fmt.Fprintf(stdout, "Wrote registration to %s and saved its tokens into %s.\nAdd the registration to your homeserver (Synapse: app_service_config_files; Dendrite: app_service_api.config_files) and restart it.\n", registrationPath, configPath)

@@ -1,0 +1,271 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
+)
+
+const encryptionScenario = `
+account: {id: acct_1Encrypted, name: Demo Shop}
+customers:
+  - id: cus_alice
+    name: Alice Example
+    email: alice@example.com
+    metadata: {matrix_user_id: "@alice:localhost"}
+    card: {brand: visa, last4: "4242"}
+    invoices:
+      - {id: in_alice_paid, description: Consulting, amount: 5000, age: 3d, status: paid}
+      - {id: in_alice_open, description: Support plan, amount: 2500, age: 1d, status: open}
+`
+
+// cryptoUser is a Matrix client with encryption, standing in for Element:
+// it syncs, decrypts what it receives and encrypts what it sends.
+type cryptoUser struct {
+	cli *mautrix.Client
+
+	mu        sync.Mutex
+	decrypted []*event.Event
+}
+
+func newCryptoUser(t *testing.T, s *stack, localpart string) *cryptoUser {
+	t.Helper()
+	cli := s.user(t, localpart)
+	helper, err := cryptohelper.NewCryptoHelper(cli, []byte("pickle key of "+localpart), filepath.Join(t.TempDir(), "crypto.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Init(t.Context()); err != nil {
+		t.Fatalf("init crypto for %s: %v", localpart, err)
+	}
+	cli.Crypto = helper
+	u := &cryptoUser{cli: cli}
+	cli.Syncer.(*mautrix.DefaultSyncer).OnEventType(event.EventMessage, func(_ context.Context, evt *event.Event) {
+		if evt.Mautrix.EventSource&event.SourceDecrypted != 0 {
+			u.mu.Lock()
+			u.decrypted = append(u.decrypted, evt)
+			u.mu.Unlock()
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = cli.SyncWithContext(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		_ = helper.Close()
+	})
+	return u
+}
+
+// waitDecrypted waits for a decrypted message from sender containing want.
+func (u *cryptoUser) waitDecrypted(t *testing.T, sender id.UserID, want string) *event.Event {
+	t.Helper()
+	var found *event.Event
+	waitFor(t, 30*time.Second, "a decrypted message containing "+want, func() (bool, string) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		var bodies []string
+		for _, evt := range u.decrypted {
+			body := evt.Content.AsMessage().Body
+			bodies = append(bodies, string(evt.Sender)+": "+body)
+			if evt.Sender == sender && strings.Contains(body, want) {
+				found = evt
+				return true, ""
+			}
+		}
+		return false, strings.Join(bodies, " | ")
+	})
+	return found
+}
+
+func encryptedConfig(cfg *config.Config) {
+	cfg.Encryption = config.EncryptionConfig{Allow: true, Default: true, PickleKey: "a pickle key for the e2e tests"}
+}
+
+// In an encrypted customer room the customer's encrypted command is
+// answered, the bot's and the billing ghost's messages decrypt on the
+// customer's side, and the homeserver — as a client without keys sees it —
+// holds only ciphertext.
+func TestEncryptedCustomerRoom(t *testing.T) {
+	fake := newFake(t)
+	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, stackOptions{fake: fake, configure: encryptedConfig})
+	bot, ghost := s.cfg.BotMXID(), s.cfg.GhostMXID("main")
+	alice := newCryptoUser(t, s, "alice")
+	agent := s.user(t, "agent") // no crypto: sees what the server stores
+
+	room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli, agent)
+	var enc event.EncryptionEventContent
+	if err := agent.StateEvent(t.Context(), room, event.StateEncryption, "", &enc); err != nil || enc.Algorithm != id.AlgorithmMegolmV1 {
+		t.Fatalf("the customer room is not encrypted: %v %+v", err, enc)
+	}
+	// Alice's client must know the room's members and encryption before it
+	// encrypts for them.
+	waitFor(t, 20*time.Second, "alice's client to see the room encrypted", func() (bool, string) {
+		ok, err := alice.cli.StateStore.IsEncrypted(t.Context(), room)
+		return ok && err == nil, ""
+	})
+
+	t.Run("an encrypted command is answered, encrypted", func(t *testing.T) {
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe help"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, bot, "!stripe")
+	})
+
+	t.Run("a billing event from the ghost decrypts", func(t *testing.T) {
+		if err := fake.PayInvoice("in_alice_open"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, ghost, "25.00")
+	})
+
+	t.Run("the server holds only ciphertext", func(t *testing.T) {
+		resp, err := agent.Messages(t.Context(), room, "", "", mautrix.DirectionBackward, nil, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		encrypted := 0
+		for _, evt := range resp.Chunk {
+			switch evt.Type {
+			case event.EventMessage:
+				t.Errorf("a plaintext message in the encrypted room from %s", evt.Sender)
+			case event.EventEncrypted:
+				encrypted++
+			}
+		}
+		if encrypted < 3 {
+			t.Errorf("only %d encrypted events in the room", encrypted)
+		}
+	})
+}
+
+// On PostgreSQL: a second process on the same database does not get the
+// device (it refuses encrypted rooms rather than send plaintext), a restart
+// keeps the device and its sessions, a room that turns encrypted later is
+// written to encrypted from then on, an agent who joins later reads what
+// is sent after, and a message whose keys never come is reported.
+func TestEncryptionLifecycle(t *testing.T) {
+	fake := newFake(t)
+	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t), configure: func(cfg *config.Config) {
+		encryptedConfig(cfg)
+		cfg.Encryption.Default = false // rooms start plain; the test turns one encrypted
+	}})
+	bot := s.cfg.BotMXID()
+	device := s.bridge.Crypto.DeviceID()
+	if device == "" {
+		t.Fatal("the bridge has no encryption device")
+	}
+	alice := newCryptoUser(t, s, "alice")
+	room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli)
+	// The restarted bridge belongs to the whole test, not to a subtest,
+	// whose end would stop it.
+	whole := t
+
+	t.Run("a second process does not hold the device", func(t *testing.T) {
+		second := s.startBridge(t, onFreePort(t, s.cfg))
+		if got := second.Crypto.DeviceID(); got != "" {
+			t.Fatalf("the second process has device %s too", got)
+		}
+		second.Stop()
+	})
+
+	t.Run("a room that turns encrypted later", func(t *testing.T) {
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe help"); err != nil {
+			t.Fatal(err)
+		}
+		waitForReply(t, alice.cli, room, bot, "!stripe") // plaintext while the room is
+		if _, err := s.bridge.Bot.SendStateEvent(t.Context(), room, event.StateEncryption, "",
+			&event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "both sides to see the room encrypted", func() (bool, string) {
+			a, _ := alice.cli.StateStore.IsEncrypted(t.Context(), room)
+			b, _ := s.bridge.DB.StateStore.IsEncrypted(t.Context(), room)
+			return a && b, fmt.Sprint(a, b)
+		})
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, bot, "in_alice")
+	})
+
+	t.Run("the device survives a restart", func(t *testing.T) {
+		s.bridge.Stop()
+		s.bridge = s.startBridge(whole, s.cfg)
+		if got := s.bridge.Crypto.DeviceID(); got != device {
+			t.Fatalf("device %s after the restart, want %s", got, device)
+		}
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe balance"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, bot, "balance")
+	})
+
+	t.Run("an agent who joins later reads what comes after", func(t *testing.T) {
+		agent := newCryptoUser(whole, s, "agent")
+		if _, err := s.bridge.Bot.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: agent.cli.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		joinWhenInvited(t, agent.cli, room)
+		waitFor(t, 20*time.Second, "the bridge to see the agent joined", func() (bool, string) {
+			m, _ := s.bridge.DB.StateStore.GetMembership(t.Context(), room, agent.cli.UserID)
+			return m == event.MembershipJoin, string(m)
+		})
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe help"); err != nil {
+			t.Fatal(err)
+		}
+		agent.waitDecrypted(t, bot, "!stripe")
+	})
+
+	t.Run("a message whose keys never come is reported", func(t *testing.T) {
+		// An encrypted event for a session nobody shared, as a client whose
+		// key share was lost would leave it.
+		plain := s.user(t, "mallory")
+		if _, err := s.bridge.Bot.InviteUser(t.Context(), room, &mautrix.ReqInviteUser{UserID: plain.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		joinWhenInvited(t, plain, room)
+		_, err := plain.SendMessageEvent(t.Context(), room, event.EventEncrypted, map[string]any{
+			"algorithm":  id.AlgorithmMegolmV1,
+			"sender_key": "bm90IGEgcmVhbCBrZXkgYnV0IGxvbmcgZW5vdWdoIGJhc2U2NA",
+			"session_id": "bm8gc3VjaCBzZXNzaW9uIGV4aXN0cyBhbnl3aGVyZSBhdCBhbGw",
+			"device_id":  "NOSUCHDEVICE",
+			"ciphertext": "AwgAEnB0aGlzIGlzIG5vdCBhIHJlYWwgbWVnb2xtIG1lc3NhZ2U",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 60*time.Second, "the bridge to report it", func() (bool, string) {
+			alice.mu.Lock()
+			defer alice.mu.Unlock()
+			for _, evt := range alice.decrypted {
+				if evt.Sender == bot && strings.Contains(evt.Content.AsMessage().Body, "could not decrypt a message from "+string(plain.UserID)) {
+					return true, ""
+				}
+			}
+			return false, ""
+		})
+	})
+}

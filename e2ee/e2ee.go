@@ -1,0 +1,233 @@
+// Package e2ee gives the bridge one encryption device: the bot logs in as a
+// real device (appservice login), receives its to-device messages, device
+// lists and key counts through that device's own /sync (room data filtered
+// out: room events keep arriving in appservice transactions), decrypts the
+// encrypted events of those transactions and encrypts what the bot and the
+// ghosts send into encrypted rooms. Without a device, or in a process that
+// does not hold it, nothing is ever sent in plaintext into an encrypted room.
+package e2ee
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"go.mau.fi/util/dbutil"
+	"maunium.net/go/mautrix"
+	"maunium.net/go/mautrix/appservice"
+	"maunium.net/go/mautrix/crypto"
+	"maunium.net/go/mautrix/crypto/cryptohelper"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+)
+
+// ErrNoDevice is why a send into an encrypted room was refused: this
+// process has no encryption device (encryption is off, or another process
+// holds the device). Delivery retries it; the process with the device
+// picks it up.
+var ErrNoDevice = errors.New("this process cannot encrypt: the room is encrypted and the bridge's encryption device is not here")
+
+// Options configure the device.
+type Options struct {
+	AS     *appservice.AppService
+	Events *appservice.EventProcessor
+	// DB holds the crypto store's tables beside the bridge's.
+	DB        *dbutil.Database
+	PickleKey string
+	// DeviceName is what clients show for the bot's device.
+	DeviceName string
+	// Dispatch hands a decrypted event to the bridge's handlers.
+	Dispatch func(ctx context.Context, evt *event.Event)
+	// Undecryptable is told about an event whose keys never came.
+	Undecryptable func(ctx context.Context, evt *event.Event, err error)
+	Log           zerolog.Logger
+}
+
+// Device is the bridge's encryption device, or its absence (None): then
+// intents bound to it refuse to send into encrypted rooms.
+type Device struct {
+	opts   Options
+	client *mautrix.Client
+	helper *cryptohelper.CryptoHelper
+	lock   *deviceLock
+
+	stopSync context.CancelFunc
+	syncDone chan struct{}
+
+	mu    sync.Mutex
+	bound map[id.UserID]bool
+}
+
+// Open takes the device lock, logs the bot in as its device (the same one
+// every start: its id is in the crypto store) and loads or creates its
+// keys. It returns ErrLocked when another process holds the device.
+func Open(ctx context.Context, opts Options) (*Device, error) {
+	if opts.PickleKey == "" {
+		return nil, errors.New("encryption.pickle_key is empty (matrix-stripe -g generates one)")
+	}
+	lock, err := takeLock(ctx, opts.DB)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{opts: opts, lock: lock, bound: map[id.UserID]bool{}}
+	if err := d.init(ctx); err != nil {
+		lock.release()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Device) init(ctx context.Context) error {
+	log := d.opts.Log.With().Str("component", "crypto").Logger()
+	bot := d.opts.AS.BotMXID()
+	// A client of its own: the login replaces its token with the device's,
+	// and the bot intent must keep the appservice token.
+	client := d.opts.AS.NewMautrixClient(bot)
+	client.SetAppServiceUserID = false
+	client.Log = log
+	syncer := mautrix.NewDefaultSyncer()
+	syncer.FilterJSON = toDeviceOnly()
+	syncer.ParseEventContent = true
+	client.Syncer = syncer
+	client.Store = mautrix.NewMemorySyncStore()
+
+	store := crypto.NewSQLCryptoStore(d.opts.DB, dbutil.ZeroLogger(log.With().Str("db_section", "crypto").Logger()),
+		bot.String(), "", []byte(d.opts.PickleKey))
+	if err := store.DB.Upgrade(ctx); err != nil {
+		return fmt.Errorf("upgrade crypto store: %w", err)
+	}
+	helper, err := cryptohelper.NewCryptoHelper(client, []byte(d.opts.PickleKey), store)
+	if err != nil {
+		return err
+	}
+	helper.LoginAs = &mautrix.ReqLogin{
+		Type:                     mautrix.AuthTypeAppservice,
+		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: string(bot)},
+		InitialDeviceDisplayName: d.opts.DeviceName,
+	}
+	helper.CustomPostDecrypt = d.opts.Dispatch
+	helper.DecryptErrorCallback = func(evt *event.Event, err error) {
+		if d.opts.Undecryptable != nil {
+			d.opts.Undecryptable(log.WithContext(context.Background()), evt, err)
+		}
+	}
+	if err := helper.Init(ctx); err != nil {
+		return fmt.Errorf("encryption device: %w", err)
+	}
+	// Customers' devices are rarely verified; a bridge that shares keys
+	// only with verified devices would be unreadable to them.
+	helper.Machine().SendKeysMinTrust = id.TrustStateUnset
+	helper.Machine().ShareKeysMinTrust = id.TrustStateUnset
+	d.client, d.helper = client, helper
+	log.Info().Str("device_id", client.DeviceID.String()).Msg("Encryption device ready")
+	return nil
+}
+
+// toDeviceOnly is the device's /sync filter: room events come by
+// appservice transaction, so only to-device messages, device lists and key
+// counts are wanted here.
+func toDeviceOnly() *mautrix.Filter {
+	none := []event.Type{{Type: "*"}}
+	return &mautrix.Filter{
+		Presence:    &mautrix.FilterPart{NotTypes: none},
+		AccountData: &mautrix.FilterPart{NotTypes: none},
+		Room: &mautrix.RoomFilter{
+			Ephemeral:   &mautrix.FilterPart{NotTypes: none},
+			AccountData: &mautrix.FilterPart{NotTypes: none},
+			State:       &mautrix.FilterPart{NotTypes: none},
+			Timeline:    &mautrix.FilterPart{NotTypes: none},
+		},
+	}
+}
+
+// None is the absence of a device: encryption is off, or another process
+// holds it.
+func None() *Device { return &Device{bound: map[id.UserID]bool{}} }
+
+// Start registers the decryption of transaction events and runs the
+// device's /sync until Stop.
+func (d *Device) Start() {
+	if d.helper == nil {
+		return
+	}
+	d.opts.Events.On(event.EventEncrypted, d.helper.HandleEncrypted)
+	d.opts.Events.On(event.StateMember, d.helper.Machine().HandleMemberEvent)
+	d.opts.Events.On(event.StateHistoryVisibility, d.helper.Machine().HandleHistoryVisibility)
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopSync, d.syncDone = cancel, make(chan struct{})
+	go func() {
+		defer close(d.syncDone)
+		log := d.opts.Log.With().Str("component", "crypto_sync").Logger()
+		for ctx.Err() == nil {
+			err := d.client.SyncWithContext(log.WithContext(ctx))
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn().Err(err).Msg("The encryption device's sync stopped; restarting in 5 s")
+			select {
+			case <-ctx.Done():
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}()
+}
+
+// Stop ends the sync and releases the device for another process.
+func (d *Device) Stop() {
+	if d.helper == nil {
+		return
+	}
+	if d.stopSync != nil {
+		d.client.StopSync()
+		d.stopSync()
+		<-d.syncDone
+	}
+	_ = d.helper.Close()
+	d.lock.release()
+}
+
+// DeviceID is the bot's device.
+func (d *Device) DeviceID() id.DeviceID {
+	if d.helper == nil {
+		return ""
+	}
+	return d.client.DeviceID
+}
+
+// Bind makes intent encrypt what it sends into encrypted rooms with this
+// device, or refuse to send there without one. Call it for every intent
+// before its first send.
+func (d *Device) Bind(intent *appservice.IntentAPI) *appservice.IntentAPI {
+	if intent == nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.bound[intent.UserID] {
+		d.bound[intent.UserID] = true
+		if d.helper != nil {
+			intent.Client.Crypto = d.helper
+		} else {
+			intent.Client.Crypto = refuser{}
+		}
+	}
+	return intent
+}
+
+// refuser is the crypto of a process without the device: mautrix asks it
+// only for rooms whose state says they are encrypted, and it says no.
+type refuser struct{}
+
+func (refuser) Encrypt(context.Context, id.RoomID, event.Type, any) (*event.EncryptedEventContent, error) {
+	return nil, ErrNoDevice
+}
+func (refuser) Decrypt(context.Context, *event.Event) (*event.Event, error) { return nil, ErrNoDevice }
+func (refuser) WaitForSession(context.Context, id.RoomID, id.SenderKey, id.SessionID, time.Duration) bool {
+	return false
+}
+func (refuser) RequestSession(context.Context, id.RoomID, id.SenderKey, id.SessionID, id.UserID, id.DeviceID) {
+}
+func (refuser) Init(context.Context) error { return nil }
