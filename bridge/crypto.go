@@ -23,28 +23,26 @@ var ErrEncryption = errors.New("encryption error")
 // encrypted room.
 func (br *Bridge) openCrypto(ctx context.Context) error {
 	br.Crypto = e2ee.None()
-	if !br.Config.Encryption.Allow {
-		br.Crypto.Bind(br.Bot)
-		return nil
-	}
-	dev, err := e2ee.Open(ctx, e2ee.Options{
-		AS:            br.AS,
-		Events:        br.Events,
-		DB:            br.DB.Database,
-		PickleKey:     br.Config.Encryption.PickleKey,
-		DeviceName:    "matrix-stripe bridge",
-		Dispatch:      br.Events.Dispatch,
-		Undecryptable: br.reportUndecryptable,
-		Log:           br.Log,
-	})
-	switch {
-	case errors.Is(err, e2ee.ErrLocked):
-		br.Log.Warn().Msg("Another bridge process holds the encryption device; this one leaves encrypted rooms to it")
-	case err != nil:
-		return fmt.Errorf("%w: %w", ErrEncryption, err)
-	default:
-		br.Crypto = dev
-		dev.Start()
+	if br.Config.Encryption.Allow {
+		dev, err := e2ee.Open(ctx, e2ee.Options{
+			AS:            br.AS,
+			Events:        br.Events,
+			DB:            br.DB.Database,
+			PickleKey:     br.Config.Encryption.PickleKey,
+			DeviceName:    "matrix-stripe bridge",
+			Dispatch:      br.Events.Dispatch,
+			Undecryptable: br.reportUndecryptable,
+			Log:           br.Log,
+		})
+		switch {
+		case errors.Is(err, e2ee.ErrLocked):
+			br.Log.Warn().Msg("Another bridge process holds the encryption device; this one leaves encrypted rooms to it")
+		case err != nil:
+			return fmt.Errorf("%w: %w", ErrEncryption, err)
+		default:
+			br.Crypto = dev
+			dev.Start()
+		}
 	}
 	br.Crypto.Bind(br.Bot)
 	return nil

@@ -33,7 +33,7 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 	}
 	question, err := q.Question(fs.Args())
 	if err != nil {
-		fmt.Fprintln(stderr, askcli.Sentence(err))
+		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
 	fake := stripefake.New(stripefake.Options{})
@@ -56,7 +56,7 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	engine := assistant.New(assistant.Options{Threshold: assistant.DefaultThreshold, CommandPrefix: "!stripe"})
 	if err := q.Run(ctx, engine, data, question, stdout); err != nil {
-		fmt.Fprintln(stderr, askcli.Sentence(err))
+		fmt.Fprintln(stderr, err)
 		return exitFailed
 	}
 	return exitOK

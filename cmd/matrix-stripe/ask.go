@@ -36,7 +36,7 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 	}
 	question, err := q.Question(fs.Args())
 	if err != nil {
-		fmt.Fprintln(stderr, askcli.Sentence(err))
+		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
 	cfg, err := config.Load(*configPath, false)
@@ -63,10 +63,10 @@ func runAsk(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitOK
 	case errors.Is(err, askcli.ErrCustomer):
-		fmt.Fprintln(stderr, askcli.Sentence(err))
+		fmt.Fprintln(stderr, err)
 		return exitStripe
 	default:
-		fmt.Fprintln(stderr, askcli.Sentence(err))
+		fmt.Fprintln(stderr, err)
 		return exitStartFailed
 	}
 }

@@ -17,13 +17,26 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/stripeapi"
 )
 
-// Errors a caller maps to its exit codes; each is wrapped in a sentence
-// for the user.
+// Kinds of failure a caller maps to its exit codes (errors.Is); the error
+// itself is the one sentence the user reads.
 var (
 	ErrUsage    = errors.New("usage")
 	ErrCustomer = errors.New("customer")
 	ErrAnswer   = errors.New("answer")
 )
+
+// failure is a sentence for the user, of a kind for the exit code.
+type failure struct {
+	kind     error
+	sentence string
+}
+
+func (f *failure) Error() string { return f.sentence }
+func (f *failure) Unwrap() error { return f.kind }
+
+func fail(kind error, format string, args ...any) error {
+	return &failure{kind: kind, sentence: fmt.Sprintf(format, args...)}
+}
 
 // Flags are the question's flags, shared by both binaries' `ask`.
 type Flags struct {
@@ -46,9 +59,9 @@ func (f *Flags) Question(args []string) (string, error) {
 	question := strings.TrimSpace(strings.Join(args, " "))
 	switch {
 	case !strings.HasPrefix(*f.customer, "cus_"):
-		return "", fmt.Errorf("%w: name the customer whose room the question comes from with -customer cus_…", ErrUsage)
+		return "", fail(ErrUsage, "Name the customer whose room the question comes from with -customer cus_….")
 	case question == "":
-		return "", fmt.Errorf("%w: the question is empty: put it after the flags, in quotes", ErrUsage)
+		return "", fail(ErrUsage, "The question is empty: put it after the flags, in quotes.")
 	}
 	return question, nil
 }
@@ -61,13 +74,13 @@ func (f *Flags) Run(ctx context.Context, engine *assistant.Engine, data assistan
 	// does not would only show a lookup failure's handoff.
 	switch cus, err := data.Customer(ctx, customer); {
 	case stripeapi.IsNotFound(err) || (err == nil && (cus == nil || cus.Deleted)):
-		return fmt.Errorf("%w: there is no customer %s in this account", ErrCustomer, customer)
+		return fail(ErrCustomer, "There is no customer %s in this account.", customer)
 	case err != nil:
-		return fmt.Errorf("%w: failed to look up %s: %s", ErrCustomer, customer, stripeapi.Describe(err))
+		return fail(ErrCustomer, "Failed to look up %s: %s.", customer, strings.TrimSuffix(stripeapi.Describe(err), "."))
 	}
 	res, err := engine.Respond(ctx, data, assistant.Question{Customer: customer, Text: question, Hint: assistant.LangOf(*f.locale)})
 	if err != nil {
-		return fmt.Errorf("%w: failed to answer: %v", ErrAnswer, err)
+		return fail(ErrAnswer, "Failed to answer: %v.", err)
 	}
 	if *f.json {
 		enc := json.NewEncoder(out)
@@ -85,19 +98,6 @@ func (f *Flags) Run(ctx context.Context, engine *assistant.Engine, data assistan
 	}
 	_, err = fmt.Fprintf(out, "reply:\n%s\n", res.Reply)
 	return err
-}
-
-// Sentence is err as the one line a user reads: the error's text without
-// the kind, capitalised, with a full stop.
-func Sentence(err error) string {
-	msg := err.Error()
-	for _, kind := range []error{ErrUsage, ErrCustomer, ErrAnswer} {
-		msg = strings.TrimPrefix(msg, kind.Error()+": ")
-	}
-	if msg != "" {
-		msg = strings.ToUpper(msg[:1]) + msg[1:]
-	}
-	return strings.TrimSuffix(msg, ".") + "."
 }
 
 // Output is ask -json's output; the first six fields are the stable
