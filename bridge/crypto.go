@@ -10,8 +10,10 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/e2ee"
+	"github.com/matrix-stripe/matrix-stripe/internal/logctx"
 )
 
 // ErrEncryption: the encryption device could not be opened.
@@ -30,6 +32,8 @@ func (br *Bridge) openCrypto(ctx context.Context) error {
 			DB:            br.DB.Database,
 			PickleKey:     br.Config.Encryption.PickleKey,
 			DeviceName:    "matrix-stripe bridge",
+			SelfSign:      br.Config.Encryption.SelfSign,
+			BotPassword:   br.Config.Encryption.BotPassword,
 			Dispatch:      br.Events.Dispatch,
 			Undecryptable: br.reportUndecryptable,
 			Log:           br.Log,
@@ -44,14 +48,52 @@ func (br *Bridge) openCrypto(ctx context.Context) error {
 			dev.Start()
 		}
 	}
-	br.Crypto.Bind(br.Bot)
+	br.bindIntent(br.Bot)
 	return nil
 }
 
 // bindIntent is the portal's and the web chat's hook for the intents they
-// send as.
+// send as (and the bot's): encrypted rooms get ciphertext or nothing, and
+// with encryption.require a customer room is switched to encryption before
+// anything is posted in it.
 func (br *Bridge) bindIntent(intent *appservice.IntentAPI) *appservice.IntentAPI {
-	return br.Crypto.Bind(intent)
+	br.Crypto.Bind(intent)
+	if _, done := intent.Client.StateStore.(*requireStore); br.Config.Encryption.Require && !done {
+		intent.Client.StateStore = &requireStore{StateStore: intent.Client.StateStore, br: br}
+	}
+	return intent
+}
+
+// requireStore is the state store of an intent under encryption.require.
+// mautrix asks it whether a room is encrypted right before every message it
+// sends, which makes it the one place no send path can go around: a
+// customer room that is not encrypted yet is switched on first, and if
+// that fails the send fails rather than go out in plaintext.
+type requireStore struct {
+	mautrix.StateStore
+	br *Bridge
+}
+
+func (s *requireStore) IsEncrypted(ctx context.Context, roomID id.RoomID) (bool, error) {
+	encrypted, err := s.StateStore.IsEncrypted(ctx, roomID)
+	if err != nil || encrypted {
+		return encrypted, err
+	}
+	portal, err := s.br.DB.Portal.GetByRoom(ctx, roomID)
+	if err != nil || portal == nil {
+		return false, err
+	}
+	content := &event.EncryptionEventContent{Algorithm: id.AlgorithmMegolmV1}
+	if _, err := s.br.Bot.SendStateEvent(ctx, roomID, event.StateEncryption, "", content); err != nil {
+		return false, fmt.Errorf("turn on encryption before posting (encryption.require): %w", err)
+	}
+	// Recorded now, not when the homeserver's transaction brings it back:
+	// the send that asked is about to go out.
+	if err := s.StateStore.SetEncryptionEvent(ctx, roomID, content); err != nil {
+		return false, fmt.Errorf("record the room's encryption: %w", err)
+	}
+	logctx.Logger(ctx, "room_id", roomID.String()).Info().Msg("Turned on encryption in a customer room (encryption.require)")
+	return true, nil
 }
 
 // reportUndecryptable tells the room that a message could not be read, so
@@ -71,7 +113,8 @@ func (br *Bridge) reportUndecryptable(ctx context.Context, evt *event.Event, err
 		Body:     fmt.Sprintf("I could not decrypt a message from %s (its keys never reached me). Please send it again.", evt.Sender),
 		Mentions: &event.Mentions{},
 	}
-	if _, err := br.Bot.SendMessageEvent(log.WithContext(ctx), evt.RoomID, event.EventMessage, content, mautrix.ReqSendEvent{}); err != nil {
+	// ctx, not log's context: mautrix tags the room on its own lines.
+	if _, err := br.Bot.SendMessageEvent(ctx, evt.RoomID, event.EventMessage, content, mautrix.ReqSendEvent{}); err != nil {
 		log.Err(err).Msg("Failed to report an undecryptable message")
 	}
 }

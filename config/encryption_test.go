@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,23 +22,36 @@ func TestEncryptionConfig(t *testing.T) {
 	}
 	for name, enc := range map[string]EncryptionConfig{
 		"encryption.allow":      {Default: true, PickleKey: "sixteen or more characters"},
+		"encryption.allow ":     {SelfSign: true, PickleKey: "sixteen or more characters"},
 		"encryption.pickle_key": {Allow: true, PickleKey: "generate"},
 	} {
 		cfg := validConfig(t)
 		cfg.Encryption = enc
+		name = strings.TrimSpace(name)
 		if err := cfg.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), name+":") {
 			t.Errorf("%+v: want an error naming %s, got %v", enc, name, err)
 		}
 	}
 	cfg = validConfig(t)
+	if slices.Contains(cfg.Secrets(), "generate") {
+		t.Error(`the example's pickle key "generate" is treated as a secret: every "generate" in the logs would be redacted`)
+	}
 	cfg.ApplyEnv(func(name string) string {
-		if name == "MATRIX_STRIPE_PICKLE_KEY" {
+		switch name {
+		case "MATRIX_STRIPE_PICKLE_KEY":
 			return "from the environment"
+		case "MATRIX_STRIPE_BOT_PASSWORD":
+			return "the bot's password"
 		}
 		return ""
 	})
-	if cfg.Encryption.PickleKey != "from the environment" {
-		t.Errorf("MATRIX_STRIPE_PICKLE_KEY not applied: %q", cfg.Encryption.PickleKey)
+	if cfg.Encryption.PickleKey != "from the environment" || cfg.Encryption.BotPassword != "the bot's password" {
+		t.Errorf("MATRIX_STRIPE_PICKLE_KEY or _BOT_PASSWORD not applied: %+v", cfg.Encryption)
+	}
+	// Both are secrets: the log redactor must know them.
+	secrets := strings.Join(cfg.Secrets(), "\n")
+	if !strings.Contains(secrets, "from the environment") || !strings.Contains(secrets, "the bot's password") {
+		t.Errorf("the pickle key or bot password is not among the secrets the logs redact")
 	}
 }
 

@@ -21,6 +21,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 	setIf(&c.Database.URI, "MATRIX_STRIPE_DATABASE_URI")
 	setIf(&c.Assistant.LLM.APIKey, "MATRIX_STRIPE_LLM_API_KEY")
 	setIf(&c.Encryption.PickleKey, "MATRIX_STRIPE_PICKLE_KEY")
+	setIf(&c.Encryption.BotPassword, "MATRIX_STRIPE_BOT_PASSWORD")
 	for i := range c.Stripe.Accounts {
 		acct := &c.Stripe.Accounts[i]
 		setIf(&acct.APIKey, acct.EnvPrefix()+"API_KEY")

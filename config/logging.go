@@ -49,7 +49,8 @@ func isTerminal(out io.Writer) bool {
 // secrets, the database password), for the log redactor. Empty and
 // placeholder values are left out.
 func (c *Config) Secrets() []string {
-	all := []string{c.AppService.ASToken, c.AppService.HSToken, c.Assistant.LLM.APIKey}
+	all := []string{c.AppService.ASToken, c.AppService.HSToken, c.Assistant.LLM.APIKey,
+		c.Encryption.PickleKey, c.Encryption.BotPassword}
 	for _, acct := range c.Stripe.Accounts {
 		all = append(all, acct.APIKey)
 		all = append(all, acct.WebhookSecrets...)
@@ -62,7 +63,7 @@ func (c *Config) Secrets() []string {
 	all = append(all, databasePasswords(c.Database.URI)...)
 	var out []string
 	for _, s := range all {
-		if !placeholder(s) {
+		if !placeholder(s) && s != generatePickleKey {
 			out = append(out, s)
 		}
 	}

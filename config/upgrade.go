@@ -81,6 +81,8 @@ func doUpgrade(helper up.Helper) {
 	helper.Copy(up.Bool, "encryption", "require")
 	helper.Copy(up.Bool, "encryption", "appservice")
 	helper.Copy(up.Str, "encryption", "pickle_key")
+	helper.Copy(up.Bool, "encryption", "self_sign")
+	helper.Copy(up.Str, "encryption", "bot_password")
 
 	helper.Copy(up.Str, "logging", "min_level")
 	helper.Copy(up.Str, "logging", "format")
@@ -124,7 +126,7 @@ func SaveTokens(path, asToken, hsToken string) error {
 // unreadable.
 func SavePickleKey(path, key string) error {
 	_, _, err := Upgrade(path, true, up.SimpleUpgrader(func(helper up.Helper) {
-		if cur, ok := helper.Get(up.Str, "encryption", "pickle_key"); !ok || cur == "" || cur == "generate" {
+		if cur, ok := helper.Get(up.Str, "encryption", "pickle_key"); !ok || cur == "" || cur == generatePickleKey {
 			helper.Set(up.Str, key, "encryption", "pickle_key")
 		}
 	}))

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -122,6 +123,47 @@ func TestEncryptedCustomerRoom(t *testing.T) {
 	waitFor(t, 20*time.Second, "alice's client to see the room encrypted", func() (bool, string) {
 		ok, err := alice.cli.StateStore.IsEncrypted(t.Context(), room)
 		return ok && err == nil, ""
+	})
+
+	// First, while alice's client has no session in the room yet: a
+	// message whose room key reaches the bridge only after the message.
+	t.Run("a message that arrives before its key", func(t *testing.T) {
+		mach := alice.cli.Crypto.(*cryptohelper.CryptoHelper).Machine()
+		// A session shared with alice's own devices only, as a client whose
+		// to-device key share to the bot is still on its way.
+		if err := mach.ShareGroupSession(t.Context(), room, []id.UserID{alice.cli.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		// The key as the share would have carried it: before the message.
+		session, err := mach.CryptoStore.GetOutboundGroupSession(t.Context(), room)
+		if err != nil || session == nil {
+			t.Fatalf("alice's outbound session: %v", err)
+		}
+		roomKey := session.ShareContent()
+		encrypted, err := mach.EncryptMegolmEvent(t.Context(), room, event.EventMessage,
+			&event.MessageEventContent{MsgType: event.MsgText, Body: "!stripe invoices"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.cli.SendMessageEvent(t.Context(), room, event.EventEncrypted, encrypted); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1500 * time.Millisecond) // the bridge has the message and waits for its key
+		botDevice, err := mach.GetOrFetchDevice(t.Context(), bot, s.bridge.Crypto.DeviceID())
+		if err != nil || botDevice == nil {
+			t.Fatalf("the bot's device: %v", err)
+		}
+		if err := mach.SendEncryptedToDevice(t.Context(), botDevice, event.ToDeviceRoomKey, roomKey); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, bot, "in_alice")
+		alice.mu.Lock()
+		defer alice.mu.Unlock()
+		for _, evt := range alice.decrypted {
+			if strings.Contains(evt.Content.AsMessage().Body, "could not decrypt") {
+				t.Errorf("reported undecryptable although its key came: %q", evt.Content.AsMessage().Body)
+			}
+		}
 	})
 
 	t.Run("an encrypted command is answered, encrypted", func(t *testing.T) {
@@ -268,4 +310,150 @@ func TestEncryptionLifecycle(t *testing.T) {
 			return false, ""
 		})
 	})
+}
+
+// Cross-signing through the admin-password path, as on Dendrite: the first
+// start cannot upload keys (no password: the bridge runs on unsigned and
+// says why), the operator sets the bot's password with the admin API, and
+// the next start generates the keys, signs the device and keeps the
+// recovery key in the database, encrypted; a third start only checks. The
+// customer's client sees the device cross-signed by its owner.
+func TestEncryptionSelfSign(t *testing.T) {
+	fake := newFake(t)
+	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
+		encryptedConfig(cfg)
+		cfg.Encryption.SelfSign = true
+	}})
+	bot, device := s.cfg.BotMXID(), s.bridge.Crypto.DeviceID()
+	if signed, err := s.bridge.Crypto.CrossSigned(t.Context()); err != nil || signed {
+		t.Fatalf("signed without a password: %v %v", signed, err)
+	}
+
+	const password = "the bot's password, set by the admin"
+	admin, err := s.hs.RegisterUser(t.Context(), "hsadmin", "hsadmin password", true) // the homeserver's admin
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := admin.MakeRequest(t.Context(), http.MethodPost,
+		admin.BuildURL(mautrix.BaseURLPath{"_dendrite", "admin", "resetPassword", bot.String()}),
+		map[string]any{"password": password, "logout_devices": false}, nil)
+	if err != nil {
+		t.Fatalf("reset the bot's password: %v %s", err, resp)
+	}
+	s.bridge.Stop()
+	s.cfg.Encryption.BotPassword = password
+	s.bridge = s.startBridge(t, s.cfg)
+	if got := s.bridge.Crypto.DeviceID(); got != device {
+		t.Fatalf("device %s after the restart, want %s", got, device)
+	}
+	if signed, err := s.bridge.Crypto.CrossSigned(t.Context()); err != nil || !signed {
+		t.Fatalf("not signed with the password: %v %v", signed, err)
+	}
+	var stored string
+	if err := s.bridge.DB.QueryRow(t.Context(), `SELECT value FROM bridge_secret WHERE name='recovery_key'`).Scan(&stored); err != nil {
+		t.Fatalf("no recovery key stored: %v", err)
+	}
+	// A recovery key is groups of four base58 characters: stored, it is
+	// one unbroken pickle.
+	if strings.Contains(stored, " ") {
+		t.Errorf("the recovery key is stored in the clear: %q", stored)
+	}
+	masterKeys := func() string {
+		keys, err := admin.QueryKeys(t.Context(), &mautrix.ReqQueryKeys{DeviceKeys: mautrix.DeviceKeysRequest{bot: mautrix.DeviceIDList{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(keys.MasterKeys[bot])
+	}
+	master := masterKeys()
+
+	alice := newCryptoUser(t, s, "alice")
+	mach := alice.cli.Crypto.(*cryptohelper.CryptoHelper).Machine()
+	devices, err := mach.FetchKeys(t.Context(), []id.UserID{bot}, true)
+	if err != nil || devices[bot][device] == nil {
+		t.Fatalf("alice fetches the bot's device: %v %v", devices, err)
+	}
+	if trust, err := mach.ResolveTrustContext(t.Context(), devices[bot][device]); err != nil || trust < id.TrustStateCrossSignedTOFU {
+		t.Errorf("alice's client trusts the bot's device as %s (%v), want cross-signed by its owner", trust, err)
+	}
+
+	s.bridge.Stop()
+	s.bridge = s.startBridge(t, s.cfg)
+	if signed, err := s.bridge.Crypto.CrossSigned(t.Context()); err != nil || !signed {
+		t.Errorf("not signed after a third start: %v %v", signed, err)
+	}
+	var again string
+	if err := s.bridge.DB.QueryRow(t.Context(), `SELECT value FROM bridge_secret WHERE name='recovery_key'`).Scan(&again); err != nil || again != stored {
+		t.Errorf("the recovery key changed on a start that had keys: %v", err)
+	}
+	if got := masterKeys(); got != master {
+		t.Errorf("new cross-signing keys on a start that had them: %s, was %s", got, master)
+	}
+}
+
+// encryption.require on a bridge whose customer room was created plain:
+// the first thing posted after the restart switches the room to
+// encryption, and from then on the homeserver holds only ciphertext.
+func TestEncryptionRequire(t *testing.T) {
+	fake := newFake(t)
+	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
+		t.Fatal(err)
+	}
+	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
+		encryptedConfig(cfg)
+		cfg.Encryption.Default = false
+	}})
+	bot, ghost := s.cfg.BotMXID(), s.cfg.GhostMXID("main")
+	alice := newCryptoUser(t, s, "alice")
+	agent := s.user(t, "agent") // no crypto: sees what the server stores
+	room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli, agent)
+	if _, err := alice.cli.SendText(t.Context(), room, "!stripe help"); err != nil {
+		t.Fatal(err)
+	}
+	waitForReply(t, agent, room, bot, "!stripe") // plaintext: the room is
+
+	s.bridge.Stop()
+	s.cfg.Encryption.Require = true
+	s.bridge = s.startBridge(t, s.cfg)
+	if err := fake.PayInvoice("in_alice_open"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitDecrypted(t, ghost, "25.00")
+	waitFor(t, 20*time.Second, "alice's client to see the room encrypted", func() (bool, string) {
+		ok, err := alice.cli.StateStore.IsEncrypted(t.Context(), room)
+		return ok && err == nil, ""
+	})
+	if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitDecrypted(t, bot, "in_alice")
+
+	resp, err := agent.Messages(t.Context(), room, "", "", mautrix.DirectionBackward, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var after []string
+	switched, plainBefore := false, 0
+	for _, evt := range resp.Chunk { // newest first
+		switch {
+		case evt.Type == event.StateEncryption:
+			switched = true
+			if evt.Sender != bot {
+				t.Errorf("encryption turned on by %s, want the bot", evt.Sender)
+			}
+		case evt.Type == event.EventMessage && !switched:
+			after = append(after, string(evt.Sender))
+		case evt.Type == event.EventMessage:
+			plainBefore++
+		}
+	}
+	if !switched || plainBefore == 0 {
+		t.Fatalf("want a plain room switched to encryption: switched %v, %d plaintext messages before", switched, plainBefore)
+	}
+	if len(after) > 0 {
+		t.Errorf("plaintext after the switch from %v", after)
+	}
 }

@@ -41,6 +41,10 @@ type Options struct {
 	DeviceName string
 	// Dispatch hands a decrypted event to the bridge's handlers.
 	Dispatch func(ctx context.Context, evt *event.Event)
+	// SelfSign cross-signs the device (selfsign.go); BotPassword answers
+	// the homeserver's password check for the key upload.
+	SelfSign    bool
+	BotPassword string
 	// Undecryptable is told about an event whose keys never came.
 	Undecryptable func(ctx context.Context, evt *event.Event, err error)
 	Log           zerolog.Logger
@@ -87,8 +91,10 @@ func (d *Device) init(ctx context.Context) error {
 	// and the bot intent must keep the appservice token.
 	client := d.opts.AS.NewMautrixClient(bot)
 	client.SetAppServiceUserID = false
-	client.Log = log
-	syncer := mautrix.NewDefaultSyncer()
+	// Untagged: the crypto helper tags its logger from the client's with
+	// component=crypto itself, and a second tag would repeat the key.
+	client.Log = d.opts.Log
+	syncer := &deviceSyncer{DefaultSyncer: mautrix.NewDefaultSyncer()}
 	syncer.FilterJSON = toDeviceOnly()
 	syncer.ParseEventContent = true
 	client.Syncer = syncer
@@ -122,7 +128,17 @@ func (d *Device) init(ctx context.Context) error {
 	helper.Machine().SendKeysMinTrust = id.TrustStateUnset
 	helper.Machine().ShareKeysMinTrust = id.TrustStateUnset
 	d.client, d.helper = client, helper
-	log.Info().Str("device_id", client.DeviceID.String()).Msg("Encryption device ready")
+	signed := false
+	if d.opts.SelfSign {
+		// An unsigned device still encrypts and decrypts; clients only
+		// show it unverified. So the bridge runs on, and says what to fix.
+		if err := d.selfSign(ctx); err != nil {
+			log.Error().Err(err).Msg("The bot's device is not cross-signed")
+		} else {
+			signed = true
+		}
+	}
+	log.Info().Str("device_id", client.DeviceID.String()).Bool("cross_signed", signed).Msg("Encryption device ready")
 	return nil
 }
 
@@ -141,6 +157,20 @@ func toDeviceOnly() *mautrix.Filter {
 			Timeline:    &mautrix.FilterPart{NotTypes: none},
 		},
 	}
+}
+
+// deviceSyncer is the device's syncer: it keeps the to-device messages,
+// device lists and key counts of a /sync and drops its room data. The
+// filter asks for none, but Dendrite sends room timelines all the same;
+// handled here too, every encrypted event would be decrypted (and, without
+// its keys, reported) twice: once from the transaction, once from /sync.
+type deviceSyncer struct {
+	*mautrix.DefaultSyncer
+}
+
+func (s *deviceSyncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
+	resp.Rooms = mautrix.RespSyncRooms{}
+	return s.DefaultSyncer.ProcessResponse(ctx, resp, since)
 }
 
 // None is the absence of a device: encryption is off, or another process

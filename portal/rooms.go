@@ -217,7 +217,7 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 		{Type: event.StateHalfShotBridge, StateKey: &stateKey, Content: event.Content{Parsed: m.bridgeInfo(alias, channelID, name)}},
 		{Type: event.StateSpaceParent, StateKey: ptr(space.String()), Content: event.Content{Parsed: &event.SpaceParentEventContent{Via: []string{m.Config.Homeserver.Domain}, Canonical: true}}},
 	}, extraState...)
-	if m.Config.Encryption.Default {
+	if m.Config.Encryption.Default || m.Config.Encryption.Require {
 		state = append(state, &event.Event{Type: event.StateEncryption, StateKey: ptr(""), Content: event.Content{Parsed: encryption()}})
 	}
 	roomAlias := m.Config.RoomAlias(alias, aliasChannel(channelID))
@@ -234,7 +234,7 @@ func (m *Manager) createRoom(ctx context.Context, alias, channelID, name, topic 
 	if err != nil {
 		return "", err
 	}
-	if m.Config.Encryption.Default {
+	if m.Config.Encryption.Default || m.Config.Encryption.Require {
 		// Known now, not when the homeserver's transaction brings the
 		// state: a message sent in between would go out in plaintext.
 		if err := m.AS.StateStore.SetEncryptionEvent(ctx, roomID, encryption()); err != nil {

@@ -1,4 +1,4 @@
--- v0 -> v14: Latest revision
+-- v0 -> v15: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -291,4 +291,11 @@ CREATE TABLE assistant_offer (
 	-- The customer's language, for the reply to the "yes".
 	lang       TEXT   NOT NULL DEFAULT '',
 	expires_at BIGINT NOT NULL
+);
+
+-- Secrets the bridge generates and must keep (the encryption device's
+-- recovery key), encrypted with the pickle key. One row per name.
+CREATE TABLE bridge_secret (
+	name  TEXT NOT NULL PRIMARY KEY,
+	value TEXT NOT NULL
 );

@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v14 Latest revision")
-			assertVersion(t, fresh, 14)
+			assertSteps(t, freshLog, "v0->v15 Latest revision")
+			assertVersion(t, fresh, 15)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -81,8 +81,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v10->v11 Remember which agent panel widget each customer room has",
 				"v11->v12 One-time sign-in links to the agent panel",
 				"v12->v13 Conversation facts",
-				"v13->v14 The assistant's pending offers")
-			assertVersion(t, old, 14)
+				"v13->v14 The assistant's pending offers",
+				"v14->v15 Secrets the bridge generates and must keep")
+			assertVersion(t, old, 15)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
