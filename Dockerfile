@@ -31,8 +31,8 @@
 # binary is built with cgo and linked statically against glibc; netgo and
 # osusergo keep glibc's NSS (getaddrinfo, getpwnam) out, and
 # sqlite_omit_load_extension keeps dlopen out, so nothing needs shared
-# libraries at run time. goolm selects mautrix's pure-Go olm if crypto is ever
-# linked in (today it is a no-op). scripts/lint-packaging.sh runs the same
+# libraries at run time. goolm selects mautrix's pure-Go Olm for encryption
+# (required: without it the build wants libolm). scripts/lint-packaging.sh runs the same
 # build and checks the result is static.
 
 ARG GO_VERSION=1.26
