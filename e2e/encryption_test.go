@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
+	"github.com/matrix-stripe/matrix-stripe/e2ee"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 )
 
@@ -251,6 +253,20 @@ func TestEncryptionLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 		alice.waitDecrypted(t, bot, "in_alice")
+	})
+
+	t.Run("a second process refuses the encrypted room, never plaintext", func(t *testing.T) {
+		second := s.startBridge(t, onFreePort(t, s.cfg))
+		defer second.Stop()
+		_, err := second.Bot.SendText(t.Context(), room, "from the process without the device")
+		if !errors.Is(err, e2ee.ErrNoDevice) {
+			t.Fatalf("send from the second process: %v, want ErrNoDevice", err)
+		}
+		for _, evt := range messages(t, alice.cli, room) {
+			if strings.Contains(evt.Content.AsMessage().Body, "without the device") {
+				t.Errorf("the refused message reached the room as %s", evt.Type)
+			}
+		}
 	})
 
 	t.Run("the device survives a restart", func(t *testing.T) {
