@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 )
 
@@ -54,7 +55,11 @@ func TestNoSecretInTraceLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &lockedBuffer{}
-	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t), logOut: logs})
+	// With an encryption device too (rooms stay plain): its login, key
+	// uploads and /sync are in the scan, and its stop in the shutdown's.
+	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t), logOut: logs, configure: func(cfg *config.Config) {
+		cfg.Encryption = config.EncryptionConfig{Allow: true, PickleKey: "the pickle key of the log scan"}
+	}})
 	bot, ghost := s.cfg.BotMXID(), s.cfg.GhostMXID("main")
 	agent := s.user(t, "agent")
 	alice := s.user(t, "alice")

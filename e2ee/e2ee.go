@@ -170,8 +170,18 @@ type deviceSyncer struct {
 
 func (s *deviceSyncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	resp.Rooms = mautrix.RespSyncRooms{}
-	return s.DefaultSyncer.ProcessResponse(ctx, resp, since)
+	// A response already received is handled to the end even when Stop
+	// cancels the sync: cut half-way, a key upload fails and logs an
+	// error on a clean shutdown. Bounded, so a hung request cannot hold
+	// the shutdown.
+	handleCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), responseHandlingLimit)
+	defer cancel()
+	return s.DefaultSyncer.ProcessResponse(handleCtx, resp, since)
 }
+
+// responseHandlingLimit bounds the handling of one /sync response (to-device
+// messages, device lists, a one-time-key upload).
+const responseHandlingLimit = 30 * time.Second
 
 // None is the absence of a device: encryption is off, or another process
 // holds it.
@@ -191,9 +201,17 @@ func (d *Device) Start() {
 	go func() {
 		defer close(d.syncDone)
 		log := d.opts.Log.With().Str("component", "crypto_sync").Logger()
+		// mautrix logs a canceled request as a warning; the long poll that
+		// Stop cancels is the one cancellation that is expected.
+		quiet := log.Hook(zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, msg string) {
+			if msg == "Request canceled" && ctx.Err() != nil {
+				e.Discard()
+			}
+		}))
 		for ctx.Err() == nil {
-			err := d.client.SyncWithContext(log.WithContext(ctx))
+			err := d.client.SyncWithContext(quiet.WithContext(ctx))
 			if ctx.Err() != nil {
+				log.Debug().Msg("The encryption device's sync stopped")
 				return
 			}
 			log.Warn().Err(err).Msg("The encryption device's sync stopped; restarting in 5 s")
