@@ -2,65 +2,17 @@ package e2e
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
+	"github.com/matrix-stripe/matrix-stripe/internal/metrics/metricstest"
 )
-
-// scrapeMetrics fetches and parses /metrics the way Prometheus does.
-func scrapeMetrics(t testing.TB, addr string) (map[string]*dto.MetricFamily, string, error) {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil, "", err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, string(raw), fmt.Errorf("scrape answered %s", resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-	return families, string(raw), err
-}
-
-// sample is the value of the series of family with exactly these labels
-// (a histogram's count); ok is false when there is no such series.
-func sample(families map[string]*dto.MetricFamily, family string, labels map[string]string) (float64, bool) {
-	for _, m := range families[family].GetMetric() {
-		if len(m.GetLabel()) != len(labels) {
-			continue
-		}
-		match := true
-		for _, l := range m.GetLabel() {
-			match = match && labels[l.GetName()] == l.GetValue()
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
-}
 
 // TestMetricsEndpoint runs a bridge with metrics on, through real Dendrite
 // and the fake Stripe: a customer is created (a webhook, a delivery), signs
@@ -133,13 +85,13 @@ func TestMetricsEndpoint(t *testing.T) {
 	var families map[string]*dto.MetricFamily
 	var raw string
 	waitFor(t, 30*time.Second, "the series on /metrics", func() (bool, string) {
-		families, raw, err = scrapeMetrics(t, addr)
+		families, raw, err = metricstest.Scrape(addr)
 		if err != nil {
 			return false, err.Error()
 		}
 		var missing []string
 		for _, w := range want {
-			got, ok := sample(families, w.family, w.labels)
+			got, ok := metricstest.Value(families, w.family, w.labels)
 			if !ok || got < w.min || (w.exact && got != w.min) {
 				missing = append(missing, fmt.Sprintf("%s%v=%v(present %t)", w.family, w.labels, got, ok))
 			}

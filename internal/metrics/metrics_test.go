@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,61 +10,19 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"github.com/rs/zerolog"
+
+	"github.com/matrix-stripe/matrix-stripe/internal/metrics/metricstest"
 )
 
 // scrape fetches /metrics from a running listener and parses it.
 func scrape(t *testing.T, addr string) (map[string]*dto.MetricFamily, string) {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	families, raw, err := metricstest.Scrape(addr)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("scrape: %v\n%s", err, raw)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape: %d %v", resp.StatusCode, err)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatalf("parse: %v\n%s", err, raw)
-	}
-	return families, string(raw)
-}
-
-// value is the sample of family with exactly these labels (counter, gauge,
-// or a histogram's count); ok is false if there is none.
-func value(families map[string]*dto.MetricFamily, family string, labels map[string]string) (float64, bool) {
-	f := families[family]
-	if f == nil {
-		return 0, false
-	}
-	for _, m := range f.GetMetric() {
-		if len(m.GetLabel()) != len(labels) {
-			continue
-		}
-		match := true
-		for _, l := range m.GetLabel() {
-			if labels[l.GetName()] != l.GetValue() {
-				match = false
-			}
-		}
-		if !match {
-			continue
-		}
-		switch {
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Histogram != nil:
-			return float64(m.Histogram.GetSampleCount()), true
-		}
-	}
-	return 0, false
+	return families, raw
 }
 
 func TestMetricsServed(t *testing.T) {
@@ -165,15 +122,15 @@ func TestMetricsServed(t *testing.T) {
 		{"matrix_stripe_build_info", map[string]string{"version": "test"}, 1},
 	}
 	for _, w := range want {
-		got, ok := value(families, w.family, w.labels)
+		got, ok := metricstest.Value(families, w.family, w.labels)
 		if !ok || got != w.value {
 			t.Errorf("%s%v = %v (present %t), want %v", w.family, w.labels, got, ok, w.value)
 		}
 	}
-	if _, ok := value(families, "matrix_stripe_inbox_events", map[string]string{"account": "main", "state": "delivered"}); ok {
+	if _, ok := metricstest.Value(families, "matrix_stripe_inbox_events", map[string]string{"account": "main", "state": "delivered"}); ok {
 		t.Error("delivered events are counted in the inbox depth")
 	}
-	if age, _ := value(families, "matrix_stripe_inbox_oldest_event_age_seconds", map[string]string{"account": "main", "state": "pending"}); age < 59 || age > 120 {
+	if age, _ := metricstest.Value(families, "matrix_stripe_inbox_oldest_event_age_seconds", map[string]string{"account": "main", "state": "pending"}); age < 59 || age > 120 {
 		t.Errorf("oldest pending age %v, want about 60 s", age)
 	}
 	for _, family := range []string{"go_goroutines", "process_cpu_seconds_total"} {
@@ -188,7 +145,7 @@ func TestMetricsServed(t *testing.T) {
 	// A failing inbox query costs the inbox series, not the scrape.
 	inboxErr = errors.New("database is closed")
 	families, _ = scrape(t, srv.Addr().String())
-	if got, _ := value(families, "matrix_stripe_inbox_query_success", map[string]string{}); got != 0 {
+	if got, _ := metricstest.Value(families, "matrix_stripe_inbox_query_success", map[string]string{}); got != 0 {
 		t.Errorf("inbox_query_success %v after a failed query, want 0", got)
 	}
 	if families["matrix_stripe_inbox_events"] != nil || families["matrix_stripe_commands_total"] == nil {
