@@ -16,10 +16,7 @@ import (
 // it offered runs that step as the customer's own command; "nein" ends the
 // exchange without pinging anyone.
 func TestAssistantLanguagesAndFollowUps(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(stripefake.DemoScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, stripefake.DemoScenario)
 	s := startStack(t, stackOptions{fake: fake})
 	// The restarted bridge belongs to the whole test, not to a subtest,
 	// whose end would stop it.

@@ -14,10 +14,7 @@ import (
 )
 
 func TestAssistantInCustomerRoom(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(stripefake.DemoScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, stripefake.DemoScenario)
 	s := startStack(t, stackOptions{fake: fake})
 	bot := s.cfg.BotMXID()
 	bob := s.user(t, "bob")

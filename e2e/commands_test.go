@@ -68,10 +68,7 @@ func send(t *testing.T, cli *mautrix.Client, room id.RoomID, bot id.UserID, body
 }
 
 func TestCommandsInCustomerRoom(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t)})
 	bot := s.cfg.BotMXID()
 	agent := s.user(t, "agent")

@@ -68,10 +68,7 @@ func dashboardLink(t *testing.T, s *stack, agent *mautrix.Client) string {
 // resolves, the customer says 👍 to the question that follows.
 func scriptedConversation(t *testing.T, configure func(*config.Config)) (s *stack, room id.RoomID, agent, alice *mautrix.Client) {
 	t.Helper()
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	s = startStack(t, stackOptions{fake: fake, configure: configure})
 	bot := s.cfg.BotMXID()
 	agent, alice = s.user(t, "agent"), s.user(t, "alice")

@@ -106,10 +106,7 @@ func encryptedConfig(cfg *config.Config) {
 // customer's side, and the homeserver — as a client without keys sees it —
 // holds only ciphertext.
 func TestEncryptedCustomerRoom(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, encryptionScenario)
 	s := startStack(t, stackOptions{fake: fake, configure: encryptedConfig})
 	bot, ghost := s.cfg.BotMXID(), s.cfg.GhostMXID("main")
 	alice := newCryptoUser(t, s, "alice")
@@ -208,10 +205,7 @@ func TestEncryptedCustomerRoom(t *testing.T) {
 // written to encrypted from then on, an agent who joins later reads what
 // is sent after, and a message whose keys never come is reported.
 func TestEncryptionLifecycle(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, encryptionScenario)
 	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t), configure: func(cfg *config.Config) {
 		encryptedConfig(cfg)
 		cfg.Encryption.Default = false // rooms start plain; the test turns one encrypted
@@ -335,10 +329,7 @@ func TestEncryptionLifecycle(t *testing.T) {
 // recovery key in the database, encrypted; a third start only checks. The
 // customer's client sees the device cross-signed by its owner.
 func TestEncryptionSelfSign(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, encryptionScenario)
 	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
 		encryptedConfig(cfg)
 		cfg.Encryption.SelfSign = true
@@ -414,10 +405,7 @@ func TestEncryptionSelfSign(t *testing.T) {
 // the first thing posted after the restart switches the room to
 // encryption, and from then on the homeserver holds only ciphertext.
 func TestEncryptionRequire(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(encryptionScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, encryptionScenario)
 	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
 		encryptedConfig(cfg)
 		cfg.Encryption.Default = false

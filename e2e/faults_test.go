@@ -107,11 +107,7 @@ func newFaultRig(t *testing.T) *faultRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	bin := os.Getenv(envFaultBinary)
-	if bin == "" {
-		bin = buildBridge(t)
-	}
-	r := &faultRig{cfg: cfg, bin: bin, dir: dir, hs: hs, fake: fake, db: db}
+	r := &faultRig{cfg: cfg, bin: bridgeBinary(t), dir: dir, hs: hs, fake: fake, db: db}
 	t.Cleanup(func() { r.keepLogs(t) })
 	r.cfgPath = r.writeConfig(t, cfg, "config.yaml")
 	t.Logf("peers up and bridge built after %s", time.Since(t0).Round(time.Second))
@@ -165,17 +161,7 @@ func (r *faultRig) spawn(t *testing.T, cfgPath, address, name string) *bridgePro
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(os.Interrupt)
-			select {
-			case <-p.done:
-			case <-time.After(15 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-			}
-		}
+		p.stop()
 		if t.Failed() {
 			if log, err := os.ReadFile(logPath); err == nil {
 				t.Logf("%s log tail:\n%s", name, lastLines(string(log), 30))
@@ -199,6 +185,23 @@ func (r *faultRig) spawn(t *testing.T, cfgPath, address, name string) *bridgePro
 }
 
 // kill9 ends the process the way a power cut or the OOM killer would.
+// stop ends the process as systemd would: SIGINT, and after 15 s SIGKILL.
+// A process that already exited is left as it is.
+func (p *bridgeProc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
 func (p *bridgeProc) kill9(t *testing.T) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {

@@ -150,6 +150,16 @@ func waitListening(t testing.TB, s *stack, channel string, n int) {
 	})
 }
 
+// scenarioFake is newFake with a YAML scenario loaded.
+func scenarioFake(t testing.TB, scenario string) *stripefake.Server {
+	t.Helper()
+	fake := newFake(t)
+	if err := fake.LoadScenario(strings.NewReader(scenario)); err != nil {
+		t.Fatal(err)
+	}
+	return fake
+}
+
 // newFake starts a stateful fake Stripe for the test.
 func newFake(t testing.TB) *stripefake.Server {
 	t.Helper()

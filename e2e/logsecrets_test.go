@@ -50,10 +50,7 @@ func (b *lockedBuffer) String() string {
 // link posted into the room, a confirmed refund — with the bridge logging at
 // trace level through the production logger, then scans the whole log.
 func TestNoSecretInTraceLog(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(logSecretsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, logSecretsScenario)
 	logs := &lockedBuffer{}
 	// With an encryption device too (rooms stay plain): its login, key
 	// uploads and /sync are in the scan, and its stop in the shutdown's.

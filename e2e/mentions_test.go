@@ -86,10 +86,7 @@ func mentionsAgent(t testing.TB, evt *event.Event, agent id.UserID) {
 // where the same mention sent as m.notice (what the bridge used to send)
 // does not.
 func TestMentionsNotifyAgents(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	s := startStack(t, stackOptions{fake: fake})
 	bot := s.cfg.BotMXID()
 	agent := s.user(t, "agent")

@@ -119,10 +119,7 @@ func aliceRoom(t *testing.T, s *stack, fake *stripefake.Server, users ...*mautri
 // live feed, served by a second bridge process, hears of a refund made in
 // Stripe's dashboard as its webhook arrives at the first.
 func TestPanelActionRefundAndLiveFeed(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	s := startStack(t, stackOptions{fake: fake, configure: enablePanel, dbType: "postgres", dbURI: dbtest.PostgresURI(t)})
 	second := s.secondProcess(t)
 	bot := s.cfg.BotMXID()

@@ -25,10 +25,7 @@ import (
 // support staff" and nothing of the billing.
 func TestPanelInBrowser(t *testing.T) {
 	browser := browsertest.Start(t)
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
 		enablePanel(cfg)
 		cfg.Panel.PublicURL = cfg.AppService.Address

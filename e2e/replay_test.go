@@ -66,10 +66,7 @@ func putTransaction(t *testing.T, s *stack, txnID string, evts ...*event.Event) 
 func settle() { time.Sleep(2 * time.Second) }
 
 func TestReplayedEventsActAtMostOnce(t *testing.T) {
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	s := startStack(t, stackOptions{fake: fake})
 	bot := s.cfg.BotMXID()
 	agent := s.user(t, "agent")

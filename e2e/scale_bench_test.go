@@ -26,7 +26,6 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 	"github.com/matrix-stripe/matrix-stripe/internal/localstack"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
-	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 )
 
 // The scale benchmarks run the real bridge binary as a child process on
@@ -69,7 +68,7 @@ func BenchmarkStartup(b *testing.B) {
 				b.StopTimer()
 				time.Sleep(scaleIdle)
 				status := procStatus(b, p.cmd.Process.Pid)
-				p.stop(b)
+				p.stop()
 				b.StartTimer()
 				startups = append(startups, took)
 				rss = append(rss, status["VmRSS"])
@@ -130,7 +129,7 @@ func BenchmarkCatchUp(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		p.stop(b)
+		p.stop()
 		if done.New != backlog {
 			b.Fatalf("catch-up stored %d new events of a backlog of %d", done.New, backlog)
 		}
@@ -195,7 +194,7 @@ func newScaleRig(b *testing.B, fake *stripefake.Server) *scaleRig {
 	if err != nil {
 		b.Fatal(err)
 	}
-	r := &scaleRig{bin: scaleBinary(b), dir: dir, cfg: cfg, cfgPath: filepath.Join(dir, "config.yaml")}
+	r := &scaleRig{bin: bridgeBinary(b), dir: dir, cfg: cfg, cfgPath: filepath.Join(dir, "config.yaml")}
 	if err = os.WriteFile(r.cfgPath, raw, 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -236,30 +235,9 @@ func (r *scaleRig) mapRooms(b *testing.B, prefix string, n int) {
 	}
 }
 
-// scaleBinary builds the bridge once per benchmark (the build cache makes
-// the next builds quick), or returns MATRIX_STRIPE_TEST_BRIDGE_BINARY.
-func scaleBinary(b *testing.B) string {
-	b.Helper()
-	if bin := os.Getenv(envFaultBinary); bin != "" {
-		return bin
-	}
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		b.Fatal(err)
-	}
-	bin := filepath.Join(b.TempDir(), "matrix-stripe")
-	build := exec.Command("go", "build", "-tags", "goolm", "-o", bin, "./cmd/matrix-stripe")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // scaleProc is one running bridge binary.
 type scaleProc struct {
-	cmd     *exec.Cmd
-	done    chan struct{}
+	bridgeProc
 	logPath string
 	started time.Time
 }
@@ -272,7 +250,7 @@ func (r *scaleRig) spawn(b *testing.B) (*scaleProc, time.Duration) {
 	if keep := os.Getenv(envScaleLogs); keep != "" {
 		logDir = keep
 	}
-	p := &scaleProc{done: make(chan struct{}), logPath: filepath.Join(logDir, fmt.Sprintf("bridge-%d.log", time.Now().UnixNano()))}
+	p := &scaleProc{bridgeProc: bridgeProc{done: make(chan struct{})}, logPath: filepath.Join(logDir, fmt.Sprintf("bridge-%d.log", time.Now().UnixNano()))}
 	logFile, err := os.Create(p.logPath)
 	if err != nil {
 		b.Fatal(err)
@@ -291,7 +269,7 @@ func (r *scaleRig) spawn(b *testing.B) (*scaleProc, time.Duration) {
 		_ = p.cmd.Wait()
 		close(p.done)
 	}()
-	b.Cleanup(func() { p.stop(b) })
+	b.Cleanup(func() { p.stop() })
 	for deadline := start.Add(time.Minute); ; {
 		select {
 		case <-p.done:
@@ -349,21 +327,6 @@ func (p *scaleProc) waitLog(b *testing.B, timeout time.Duration, msg string) cat
 	}
 	b.Fatalf("no %q in the log after %s\n%s", msg, timeout, p.tail())
 	return catchupDone{}
-}
-
-func (p *scaleProc) stop(b *testing.B) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
 }
 
 func (p *scaleProc) tail() string {

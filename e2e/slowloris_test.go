@@ -21,8 +21,18 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/internal/testenv"
 )
 
+// bridgeBinary is MATRIX_STRIPE_TEST_BRIDGE_BINARY (a binary to test
+// instead, see envFaultBinary), else buildBridge's.
+func bridgeBinary(t testing.TB) string {
+	t.Helper()
+	if bin := os.Getenv(envFaultBinary); bin != "" {
+		return bin
+	}
+	return buildBridge(t)
+}
+
 // buildBridge compiles the real binary once per test.
-func buildBridge(t *testing.T) string {
+func buildBridge(t testing.TB) string {
 	t.Helper()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -49,10 +59,7 @@ func TestSlowClientsDoNotStallTheListener(t *testing.T) {
 		fileLimit   = 256
 		slowClients = 600
 	)
-	fake := newFake(t)
-	if err := fake.LoadScenario(strings.NewReader(commandsScenario)); err != nil {
-		t.Fatal(err)
-	}
+	fake := scenarioFake(t, commandsScenario)
 	dir := t.TempDir()
 	cfg, regPath, err := localstack.Build(localstack.Options{
 		Dir: dir, StripeURL: fake.URL(), APIKey: "sk_test_123", WebhookSecret: webhookSecret,
