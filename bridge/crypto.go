@@ -36,6 +36,7 @@ func (br *Bridge) openCrypto(ctx context.Context) error {
 			BotPassword:   br.Config.Encryption.BotPassword,
 			Dispatch:      br.Events.Dispatch,
 			Undecryptable: br.reportUndecryptable,
+			Appservice:    br.Config.Encryption.Appservice,
 			Log:           br.Log,
 		})
 		switch {

@@ -293,6 +293,15 @@ func (c *Config) GenerateRegistration() *appservice.Registration {
 	reg.Namespaces.UserIDs.Register(botRegex, true)
 	reg.Namespaces.UserIDs.Register(c.ghostRegex(), true)
 	reg.Namespaces.RoomAliases.Register(c.aliasRegex(), true)
+	if c.Encryption.Appservice {
+		// Asked for in the registration; the homeserver's own config turns
+		// them on (Synapse's experimental_features), and the bridge checks
+		// at start which of them it really gets (docs/encryption.md).
+		reg.EphemeralEvents = true
+		reg.SoruEphemeralEvents = true
+		reg.MSC3202 = true
+		reg.MSC4190 = true
+	}
 	return reg
 }
 

@@ -200,6 +200,22 @@ func TestGenerateRegistration(t *testing.T) {
 	if cfg.GhostMXID("main") != "@stripe_main:example.com" {
 		t.Errorf("ghost id %s", cfg.GhostMXID("main"))
 	}
+	if reg.EphemeralEvents || reg.MSC3202 || reg.MSC4190 {
+		t.Errorf("appservice encryption extensions asked for while encryption.appservice is off: %+v", reg)
+	}
+	cfg.Encryption.Allow, cfg.Encryption.Appservice = true, true
+	data, err := yaml.Marshal(cfg.GenerateRegistration())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keys Synapse reads: receive_ephemeral (and MSC2409's unstable
+	// name) for to-device events, MSC3202 for device lists, key counts and
+	// masquerading, MSC4190 for device creation.
+	for _, key := range []string{"receive_ephemeral: true", "de.sorunome.msc2409.push_ephemeral: true", "org.matrix.msc3202: true", "io.element.msc4190: true"} {
+		if !strings.Contains(string(data), key) {
+			t.Errorf("registration with encryption.appservice lacks %q:\n%s", key, data)
+		}
+	}
 }
 
 func TestApplyEnv(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,6 +96,19 @@ func (u *cryptoUser) waitDecrypted(t *testing.T, sender id.UserID, want string) 
 		return false, strings.Join(bodies, " | ")
 	})
 	return found
+}
+
+// waitRoomReady waits until the client's sync has shown it the room as
+// encrypted with the bot joined: a message sent before that is encrypted
+// for the sender's own devices only, as in any client that has not synced
+// the room's members yet.
+func (u *cryptoUser) waitRoomReady(t *testing.T, room id.RoomID, bot id.UserID) {
+	t.Helper()
+	waitFor(t, 20*time.Second, string(u.cli.UserID)+"'s client to see the room encrypted and the bot in it", func() (bool, string) {
+		encrypted, _ := u.cli.StateStore.IsEncrypted(t.Context(), room)
+		joined := u.cli.StateStore.IsInRoom(t.Context(), room, bot)
+		return encrypted && joined, fmt.Sprint("encrypted ", encrypted, ", bot joined ", joined)
+	})
 }
 
 func encryptedConfig(cfg *config.Config) {
@@ -426,10 +440,7 @@ func TestEncryptionRequire(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice.waitDecrypted(t, ghost, "25.00")
-	waitFor(t, 20*time.Second, "alice's client to see the room encrypted", func() (bool, string) {
-		ok, err := alice.cli.StateStore.IsEncrypted(t.Context(), room)
-		return ok && err == nil, ""
-	})
+	alice.waitRoomReady(t, room, s.cfg.BotMXID())
 	if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
 		t.Fatal(err)
 	}
@@ -460,4 +471,97 @@ func TestEncryptionRequire(t *testing.T) {
 	if len(after) > 0 {
 		t.Errorf("plaintext after the switch from %v", after)
 	}
+}
+
+// The appservice mode on a homeserver that offers the extensions (Dendrite
+// behind testenv.ASExtensions, standing in for a Synapse with MSC2409,
+// MSC3202 and MSC4190 enabled): the bridge creates its device itself,
+// never syncs, gets its room keys in transactions, and keeps the device
+// across a restart.
+func TestEncryptionAppserviceMode(t *testing.T) {
+	fake := scenarioFake(t, encryptionScenario)
+	s := startStack(t, stackOptions{fake: fake, asExtensions: true, configure: func(cfg *config.Config) {
+		encryptedConfig(cfg)
+		cfg.Encryption.Appservice = true
+	}})
+	bot, ghost := s.cfg.BotMXID(), s.cfg.GhostMXID("main")
+	device := s.bridge.Crypto.DeviceID()
+	if got := s.bridge.Crypto.Transport(t.Context()); got != e2ee.TransportTransactions {
+		t.Fatalf("transport %q, want %q", got, e2ee.TransportTransactions)
+	}
+	if !s.bridge.Crypto.MSC4190() || !slices.Contains(s.ext.Devices(), device) {
+		t.Fatalf("device %s was not created the MSC4190 way (created: %v)", device, s.ext.Devices())
+	}
+	alice := newCryptoUser(t, s, "alice")
+	room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli)
+	alice.waitRoomReady(t, room, bot)
+	whole := t
+
+	t.Run("room keys come in transactions", func(t *testing.T) {
+		pushed := s.ext.PushedToDevice()
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, bot, "in_alice")
+		if s.ext.PushedToDevice() <= pushed {
+			t.Error("the answer came, but no to-device message was pushed in a transaction")
+		}
+		if n := s.ext.DeviceSyncs(); n != 0 {
+			t.Errorf("the bridge synced as its device %d times", n)
+		}
+	})
+
+	t.Run("a billing event from the ghost decrypts", func(t *testing.T) {
+		if err := fake.PayInvoice("in_alice_open"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, ghost, "25.00")
+	})
+
+	t.Run("the device survives a restart", func(t *testing.T) {
+		s.bridge.Stop()
+		s.bridge = s.startBridge(whole, s.cfg)
+		if got := s.bridge.Crypto.DeviceID(); got != device {
+			t.Fatalf("device %s after the restart, want %s", got, device)
+		}
+		if got := s.bridge.Crypto.Transport(t.Context()); got != e2ee.TransportTransactions {
+			t.Fatalf("transport %q after the restart", got)
+		}
+		// A new session of alice's: its key reaches the restarted bridge
+		// in a transaction.
+		if err := alice.cli.Crypto.(*cryptohelper.CryptoHelper).Machine().CryptoStore.RemoveOutboundGroupSession(t.Context(), room); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := alice.cli.SendText(t.Context(), room, "!stripe balance"); err != nil {
+			t.Fatal(err)
+		}
+		alice.waitDecrypted(t, bot, "balance")
+		if len(s.ext.Devices()) != 1 || s.ext.DeviceSyncs() != 0 {
+			t.Errorf("devices %v, device syncs %d after the restart", s.ext.Devices(), s.ext.DeviceSyncs())
+		}
+	})
+}
+
+// encryption.appservice on a homeserver without the extensions (plain
+// Dendrite): the bridge notices, logs in as its device and syncs for its
+// to-device messages, and encrypted rooms work as without the setting.
+func TestEncryptionAppserviceFallback(t *testing.T) {
+	fake := scenarioFake(t, encryptionScenario)
+	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
+		encryptedConfig(cfg)
+		cfg.Encryption.Appservice = true
+	}})
+	if got := s.bridge.Crypto.Transport(t.Context()); got != e2ee.TransportSync {
+		t.Fatalf("transport %q on plain Dendrite, want %q", got, e2ee.TransportSync)
+	}
+	if s.bridge.Crypto.MSC4190() {
+		t.Fatal("plain Dendrite created the device the MSC4190 way")
+	}
+	alice := newCryptoUser(t, s, "alice")
+	room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli)
+	alice.waitRoomReady(t, room, s.cfg.BotMXID())
+	if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitDecrypted(t, s.cfg.BotMXID(), "in_alice")
 }

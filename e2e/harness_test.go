@@ -32,6 +32,9 @@ type stack struct {
 	bridge *bridge.Bridge
 	dir    string
 	logOut io.Writer // stackOptions.logOut, for startBridge
+	// ext is the appservice-extensions front the bridge talks to, when
+	// stackOptions.asExtensions asked for one.
+	ext *testenv.ASExtensions
 }
 
 type stackOptions struct {
@@ -45,6 +48,10 @@ type stackOptions struct {
 	logOut io.Writer
 	// configure, when set, changes the config before anything starts.
 	configure func(cfg *config.Config)
+	// asExtensions puts testenv.ASExtensions between the bridge and
+	// Dendrite: the homeserver then offers MSC2409/MSC3202/MSC4190 as a
+	// Synapse with them enabled does.
+	asExtensions bool
 }
 
 const webhookSecret = "whsec_test"
@@ -85,6 +92,15 @@ func startStack(t testing.TB, opts stackOptions) *stack {
 	cfg.Homeserver.Address = hs.URL
 
 	s := &stack{cfg: cfg, hs: hs, dir: dir, logOut: opts.logOut}
+	if opts.asExtensions {
+		ext, err := testenv.StartASExtensions(hs.URL, hs.ServerName, cfg.Registration())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ext.Close() })
+		s.ext = ext
+		cfg.Homeserver.Address = ext.URL
+	}
 	s.bridge = s.startBridge(t, cfg)
 	return s
 }

@@ -1,16 +1,20 @@
 // Package e2ee gives the bridge one encryption device: the bot logs in as a
-// real device (appservice login), receives its to-device messages, device
-// lists and key counts through that device's own /sync (room data filtered
-// out: room events keep arriving in appservice transactions), decrypts the
-// encrypted events of those transactions and encrypts what the bot and the
-// ghosts send into encrypted rooms. Without a device, or in a process that
-// does not hold it, nothing is ever sent in plaintext into an encrypted room.
+// real device (appservice login, or MSC4190 device creation where the
+// homeserver offers it), receives its to-device messages, device lists and
+// key counts through that device's own /sync (room data filtered out: room
+// events keep arriving in appservice transactions) or, where the homeserver
+// pushes them (MSC2409/MSC3202), in the transactions themselves, decrypts
+// the encrypted events of those transactions and encrypts what the bot and
+// the ghosts send into encrypted rooms. Without a device, or in a process
+// that does not hold it, nothing is ever sent in plaintext into an
+// encrypted room.
 package e2ee
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,7 +51,12 @@ type Options struct {
 	BotPassword string
 	// Undecryptable is told about an event whose keys never came.
 	Undecryptable func(ctx context.Context, evt *event.Event, err error)
-	Log           zerolog.Logger
+	// Appservice uses the homeserver's appservice extensions where it
+	// offers them (appservice.go); ProbeWait bounds the check that
+	// transactions carry to-device messages (default 10 s).
+	Appservice bool
+	ProbeWait  time.Duration
+	Log        zerolog.Logger
 }
 
 // Device is the bridge's encryption device, or its absence (None): then
@@ -60,6 +69,14 @@ type Device struct {
 
 	stopSync context.CancelFunc
 	syncDone chan struct{}
+
+	// msc4190: the device was created by the appservice and is acted as
+	// with the appservice token. transport is decided once Start has
+	// checked the transactions (decided is closed then).
+	msc4190   bool
+	transport Transport
+	decided   chan struct{}
+	probe     chan string
 
 	mu    sync.Mutex
 	bound map[id.UserID]bool
@@ -76,7 +93,7 @@ func Open(ctx context.Context, opts Options) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{opts: opts, lock: lock, bound: map[id.UserID]bool{}}
+	d := &Device{opts: opts, lock: lock, bound: map[id.UserID]bool{}, decided: make(chan struct{}), probe: make(chan string, 4)}
 	if err := d.init(ctx); err != nil {
 		lock.release()
 		return nil, err
@@ -114,6 +131,16 @@ func (d *Device) init(ctx context.Context) error {
 		Identifier:               mautrix.UserIdentifier{Type: mautrix.IdentifierTypeUser, User: string(bot)},
 		InitialDeviceDisplayName: d.opts.DeviceName,
 	}
+	if d.opts.Appservice {
+		if d.msc4190, err = d.createDevice(ctx, client, store); err != nil {
+			return err
+		}
+		if d.msc4190 {
+			// The device exists and the client acts as it: nothing to log
+			// in to.
+			helper.LoginAs = nil
+		}
+	}
 	helper.CustomPostDecrypt = d.opts.Dispatch
 	helper.DecryptErrorCallback = func(evt *event.Event, err error) {
 		if d.opts.Undecryptable != nil {
@@ -138,7 +165,12 @@ func (d *Device) init(ctx context.Context) error {
 			signed = true
 		}
 	}
-	log.Info().Str("device_id", client.DeviceID.String()).Bool("cross_signed", signed).Msg("Encryption device ready")
+	if d.opts.Appservice {
+		helper.Machine().AddAppserviceListener(d.opts.Events)
+		d.opts.Events.On(probeEventType, d.handleProbe)
+	}
+	log.Info().Str("device_id", client.DeviceID.String()).Bool("cross_signed", signed).Bool("msc4190", d.msc4190).
+		Msg("Encryption device ready")
 	return nil
 }
 
@@ -170,6 +202,11 @@ type deviceSyncer struct {
 
 func (s *deviceSyncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSync, since string) error {
 	resp.Rooms = mautrix.RespSyncRooms{}
+	// The transaction check's message, when the homeserver did not push
+	// it: its purpose is served, and mautrix would warn it cannot parse it.
+	resp.ToDevice.Events = slices.DeleteFunc(resp.ToDevice.Events, func(evt *event.Event) bool {
+		return evt.Type.Type == probeEventType.Type
+	})
 	// A response already received is handled to the end even when Stop
 	// cancels the sync: cut half-way, a key upload fails and logs an
 	// error on a clean shutdown. Bounded, so a hung request cannot hold
@@ -188,7 +225,8 @@ const responseHandlingLimit = 30 * time.Second
 func None() *Device { return &Device{bound: map[id.UserID]bool{}} }
 
 // Start registers the decryption of transaction events and runs the
-// device's /sync until Stop.
+// device's /sync until Stop, unless (with Appservice) the transactions turn
+// out to carry the device's to-device messages.
 func (d *Device) Start() {
 	if d.helper == nil {
 		return
@@ -200,27 +238,40 @@ func (d *Device) Start() {
 	d.stopSync, d.syncDone = cancel, make(chan struct{})
 	go func() {
 		defer close(d.syncDone)
-		log := d.opts.Log.With().Str("component", "crypto_sync").Logger()
-		// mautrix logs a canceled request as a warning; the long poll that
-		// Stop cancels is the one cancellation that is expected.
-		quiet := log.Hook(zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, msg string) {
-			if msg == "Request canceled" && ctx.Err() != nil {
-				e.Discard()
-			}
-		}))
-		for ctx.Err() == nil {
-			err := d.client.SyncWithContext(quiet.WithContext(ctx))
-			if ctx.Err() != nil {
-				log.Debug().Msg("The encryption device's sync stopped")
-				return
-			}
-			log.Warn().Err(err).Msg("The encryption device's sync stopped; restarting in 5 s")
-			select {
-			case <-ctx.Done():
-			case <-time.After(5 * time.Second):
-			}
+		if d.opts.Appservice && d.transactionsCarryToDevice(ctx) {
+			d.decide(TransportTransactions)
+			<-ctx.Done()
+			return
 		}
+		if ctx.Err() != nil {
+			return
+		}
+		d.decide(TransportSync)
+		d.runSync(ctx)
 	}()
+}
+
+func (d *Device) runSync(ctx context.Context) {
+	log := d.opts.Log.With().Str("component", "crypto_sync").Logger()
+	// mautrix logs a canceled request as a warning; the long poll that
+	// Stop cancels is the one cancellation that is expected.
+	quiet := log.Hook(zerolog.HookFunc(func(e *zerolog.Event, _ zerolog.Level, msg string) {
+		if msg == "Request canceled" && ctx.Err() != nil {
+			e.Discard()
+		}
+	}))
+	for ctx.Err() == nil {
+		err := d.client.SyncWithContext(quiet.WithContext(ctx))
+		if ctx.Err() != nil {
+			log.Debug().Msg("The encryption device's sync stopped")
+			return
+		}
+		log.Warn().Err(err).Msg("The encryption device's sync stopped; restarting in 5 s")
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 // Stop ends the sync and releases the device for another process.
