@@ -63,6 +63,9 @@ type Bridge struct {
 	// Crypto is the encryption device, or its absence (e2ee.None): every
 	// intent is bound to it before it sends.
 	Crypto *e2ee.Device
+	// CryptoTakeoverEvery is how often a process without the encryption
+	// device tries to take it over; zero is e2ee's default. Tests shorten it.
+	CryptoTakeoverEvery time.Duration
 	// Metrics is nil unless metrics are enabled; recording on nil is a
 	// no-op, so callers need not check.
 	Metrics       *metrics.Metrics

@@ -19,10 +19,11 @@ import (
 // ErrEncryption: the encryption device could not be opened.
 var ErrEncryption = errors.New("encryption error")
 
-// openCrypto gives the process its encryption device, or none: with
-// encryption off, or while another process holds the device. Either way
-// every intent is bound to it, so nothing is sent in plaintext into an
-// encrypted room.
+// openCrypto gives the process its encryption device: held here, held by
+// another process (this one hands encrypted work over and takes the device
+// over when it comes free), or none with encryption off. Either way every
+// intent is bound to it, so nothing is sent in plaintext into an encrypted
+// room.
 func (br *Bridge) openCrypto(ctx context.Context) error {
 	br.Crypto = e2ee.None()
 	if br.Config.Encryption.Allow {
@@ -30,6 +31,7 @@ func (br *Bridge) openCrypto(ctx context.Context) error {
 			AS:            br.AS,
 			Events:        br.Events,
 			DB:            br.DB.Database,
+			DBURI:         br.Config.Database.URI,
 			PickleKey:     br.Config.Encryption.PickleKey,
 			DeviceName:    "matrix-stripe bridge",
 			SelfSign:      br.Config.Encryption.SelfSign,
@@ -37,17 +39,17 @@ func (br *Bridge) openCrypto(ctx context.Context) error {
 			Dispatch:      br.Events.Dispatch,
 			Undecryptable: br.reportUndecryptable,
 			Appservice:    br.Config.Encryption.Appservice,
+			TakeoverEvery: br.CryptoTakeoverEvery,
 			Log:           br.Log,
 		})
-		switch {
-		case errors.Is(err, e2ee.ErrLocked):
-			br.Log.Warn().Msg("Another bridge process holds the encryption device; this one leaves encrypted rooms to it")
-		case err != nil:
+		if err != nil {
 			return fmt.Errorf("%w: %w", ErrEncryption, err)
-		default:
-			br.Crypto = dev
-			dev.Start()
 		}
+		if !dev.Holder() {
+			br.Log.Warn().Msg("Another bridge process holds the encryption device; this one hands encrypted work to it and takes the device over if that process stops")
+		}
+		br.Crypto = dev
+		dev.Start()
 	}
 	br.bindIntent(br.Bot)
 	return nil

@@ -565,3 +565,68 @@ func TestEncryptionAppserviceFallback(t *testing.T) {
 	}
 	alice.waitDecrypted(t, s.cfg.BotMXID(), "in_alice")
 }
+
+// Several processes on PostgreSQL, the registered address reaching the one
+// without the device: it hands the encrypted event (and, in appservice
+// mode, the device's to-device messages) over through the database, the
+// process with the device decrypts and answers. When the holder stops,
+// another process takes the same device over.
+func TestEncryptionHandover(t *testing.T) {
+	for _, mode := range []struct {
+		name       string
+		appservice bool
+	}{{"sync", false}, {"appservice", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			fake := scenarioFake(t, encryptionScenario)
+			s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t),
+				asExtensions: mode.appservice, configure: func(cfg *config.Config) {
+					encryptedConfig(cfg)
+					cfg.Encryption.Appservice = mode.appservice
+				}})
+			s.takeoverEvery = 300 * time.Millisecond
+			bot := s.cfg.BotMXID()
+			device := s.bridge.Crypto.DeviceID()
+			alice := newCryptoUser(t, s, "alice")
+			room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli)
+			alice.waitRoomReady(t, room, bot)
+
+			// A second process, which the homeserver does not know, waits
+			// for the device; the first stops and it takes the device over.
+			second := s.startBridge(t, onFreePort(t, s.cfg))
+			if second.Crypto.Holder() {
+				t.Fatal("the second process holds the device while the first does")
+			}
+			s.bridge.Stop()
+			waitFor(t, 30*time.Second, "the second process to take the device over", func() (bool, string) {
+				return second.Crypto.Holder(), ""
+			})
+			if got := second.Crypto.DeviceID(); got != device {
+				t.Fatalf("the second process took over device %s, want %s", got, device)
+			}
+			want := e2ee.TransportSync
+			if mode.appservice {
+				want = e2ee.TransportTransactions
+			}
+			// In appservice mode the second process's check of the
+			// transactions reaches it only through the first: handed over.
+			s.bridge = s.startBridge(t, s.cfg)
+			if s.bridge.Crypto.Holder() {
+				t.Fatal("the restarted first process holds the device too")
+			}
+			if got := second.Crypto.Transport(t.Context()); got != want {
+				t.Fatalf("the second process gets to-device messages by %q, want %q", got, want)
+			}
+
+			// The homeserver's transactions reach the first process only.
+			if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
+				t.Fatal(err)
+			}
+			alice.waitDecrypted(t, bot, "in_alice")
+			waitFor(t, 20*time.Second, "the hand-over table to empty", func() (bool, string) {
+				var n int
+				err := s.bridge.DB.QueryRow(t.Context(), `SELECT count(*) FROM crypto_handoff`).Scan(&n)
+				return err == nil && n == 0, fmt.Sprint(n, err)
+			})
+		})
+	}
+}

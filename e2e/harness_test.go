@@ -35,6 +35,9 @@ type stack struct {
 	// ext is the appservice-extensions front the bridge talks to, when
 	// stackOptions.asExtensions asked for one.
 	ext *testenv.ASExtensions
+	// takeoverEvery, when set, is how often the bridges started from now
+	// on try to take the encryption device over.
+	takeoverEvery time.Duration
 }
 
 type stackOptions struct {
@@ -119,6 +122,7 @@ func (s *stack) startBridge(t testing.TB, cfg *config.Config) *bridge.Bridge {
 	}
 	br := bridge.New(cfg, log, "e2e")
 	br.HomeserverWait = 30 * time.Second
+	br.CryptoTakeoverEvery = s.takeoverEvery
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := br.Start(ctx); err != nil {

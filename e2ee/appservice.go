@@ -107,8 +107,17 @@ func (d *Device) transactionsCarryToDevice(ctx context.Context) bool {
 	}
 }
 
-func (d *Device) handleProbe(_ context.Context, evt *event.Event) {
-	if evt.Sender != d.client.UserID || (evt.ToDeviceID != "" && evt.ToDeviceID != d.client.DeviceID) {
+func (d *Device) handleProbe(ctx context.Context, evt *event.Event) {
+	l := d.active.Load()
+	if l == nil {
+		// The holder's check, delivered to this process: handed over like
+		// any to-device message, so the check sees what the device would.
+		if d.handoff != nil {
+			d.handoff.put(ctx, kindToDevice, evt)
+		}
+		return
+	}
+	if evt.Sender != l.client.UserID || (evt.ToDeviceID != "" && evt.ToDeviceID != l.client.DeviceID) {
 		return
 	}
 	nonce, _ := evt.Content.Raw["nonce"].(string)
@@ -124,15 +133,16 @@ func (d *Device) decide(t Transport) {
 }
 
 // Transport waits until Start has decided how the device's to-device
-// messages arrive and says which; "" for no device or a stopped one.
+// messages arrive and says which; "" for no device, a stopped one, or ctx
+// ending first (a standby decides once it has taken the device over).
 func (d *Device) Transport(ctx context.Context) Transport {
-	if d.helper == nil {
+	if !d.enabled {
 		return ""
 	}
 	select {
 	case <-d.decided:
 		return d.transport
-	case <-d.syncDone:
+	case <-d.done:
 		return ""
 	case <-ctx.Done():
 		return ""

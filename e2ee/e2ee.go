@@ -15,7 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -38,8 +38,10 @@ var ErrNoDevice = errors.New("this process cannot encrypt: the room is encrypted
 type Options struct {
 	AS     *appservice.AppService
 	Events *appservice.EventProcessor
-	// DB holds the crypto store's tables beside the bridge's.
+	// DB holds the crypto store's tables beside the bridge's; DBURI is its
+	// connection string, for the hand-over's notifications (PostgreSQL).
 	DB        *dbutil.Database
+	DBURI     string
 	PickleKey string
 	// DeviceName is what clients show for the bot's device.
 	DeviceName string
@@ -56,19 +58,32 @@ type Options struct {
 	// transactions carry to-device messages (default 10 s).
 	Appservice bool
 	ProbeWait  time.Duration
-	Log        zerolog.Logger
+	// TakeoverEvery is how often a process without the device tries to
+	// take it over (default 10 s): when the holder stops or dies, another
+	// process carries on with the same device.
+	TakeoverEvery time.Duration
+	Log           zerolog.Logger
 }
 
-// Device is the bridge's encryption device, or its absence (None): then
-// intents bound to it refuse to send into encrypted rooms.
+// Device is the bridge's encryption device as one process sees it: held
+// and working here, held by another process (then encrypted work that
+// reaches this one is handed over through the database, and this process
+// takes the device over when the holder goes), or absent because
+// encryption is off (None). It is the crypto of every intent: sends into
+// encrypted rooms are encrypted with the device, or refused without it.
 type Device struct {
-	opts   Options
+	opts    Options
+	enabled bool
+
+	// active is set once this process holds the device and has loaded it.
+	active atomic.Pointer[live]
+	// Written by init before active is set, and by no one after.
 	client *mautrix.Client
 	helper *cryptohelper.CryptoHelper
 	lock   *deviceLock
 
-	stopSync context.CancelFunc
-	syncDone chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
 
 	// msc4190: the device was created by the appservice and is acted as
 	// with the appservice token. transport is decided once Start has
@@ -78,22 +93,34 @@ type Device struct {
 	decided   chan struct{}
 	probe     chan string
 
-	mu    sync.Mutex
-	bound map[id.UserID]bool
+	handoff *handoff
+}
+
+type live struct {
+	helper *cryptohelper.CryptoHelper
+	client *mautrix.Client
 }
 
 // Open takes the device lock, logs the bot in as its device (the same one
 // every start: its id is in the crypto store) and loads or creates its
-// keys. It returns ErrLocked when another process holds the device.
+// keys. When another process holds the device, the Device returned is a
+// standby (Holder false): Start then hands encrypted work over and takes
+// the device over when it comes free.
 func Open(ctx context.Context, opts Options) (*Device, error) {
 	if opts.PickleKey == "" {
 		return nil, errors.New("encryption.pickle_key is empty (matrix-stripe -g generates one)")
 	}
+	d := &Device{opts: opts, enabled: true, decided: make(chan struct{}), probe: make(chan string, 4)}
+	if opts.DB.Dialect == dbutil.Postgres {
+		d.handoff = &handoff{db: opts.DB, log: opts.Log.With().Str("component", "crypto_handoff").Logger()}
+	}
 	lock, err := takeLock(ctx, opts.DB)
-	if err != nil {
+	if errors.Is(err, ErrLocked) {
+		return d, nil
+	} else if err != nil {
 		return nil, err
 	}
-	d := &Device{opts: opts, lock: lock, bound: map[id.UserID]bool{}, decided: make(chan struct{}), probe: make(chan string, 4)}
+	d.lock = lock
 	if err := d.init(ctx); err != nil {
 		lock.release()
 		return nil, err
@@ -165,10 +192,7 @@ func (d *Device) init(ctx context.Context) error {
 			signed = true
 		}
 	}
-	if d.opts.Appservice {
-		helper.Machine().AddAppserviceListener(d.opts.Events)
-		d.opts.Events.On(probeEventType, d.handleProbe)
-	}
+	d.active.Store(&live{helper: helper, client: client})
 	log.Info().Str("device_id", client.DeviceID.String()).Bool("cross_signed", signed).Bool("msc4190", d.msc4190).
 		Msg("Encryption device ready")
 	return nil
@@ -220,24 +244,52 @@ func (s *deviceSyncer) ProcessResponse(ctx context.Context, resp *mautrix.RespSy
 // messages, device lists, a one-time-key upload).
 const responseHandlingLimit = 30 * time.Second
 
-// None is the absence of a device: encryption is off, or another process
-// holds it.
-func None() *Device { return &Device{bound: map[id.UserID]bool{}} }
+// None is the absence of a device: encryption is off. Sends into
+// encrypted rooms are refused.
+func None() *Device { return &Device{} }
 
-// Start registers the decryption of transaction events and runs the
-// device's /sync until Stop, unless (with Appservice) the transactions turn
-// out to carry the device's to-device messages.
+// Holder says whether this process holds the device and has loaded it.
+func (d *Device) Holder() bool { return d.active.Load() != nil }
+
+// toDeviceTypes are the to-device messages the device acts on, as mautrix
+// lists them for appservice transactions.
+var toDeviceTypes = []event.Type{
+	event.ToDeviceEncrypted, event.ToDeviceRoomKeyRequest, event.ToDeviceRoomKeyWithheld,
+	event.ToDeviceBeeperRoomKeyAck, event.ToDeviceOrgMatrixRoomKeyWithheld,
+	event.ToDeviceVerificationRequest, event.ToDeviceVerificationStart, event.ToDeviceVerificationAccept,
+	event.ToDeviceVerificationKey, event.ToDeviceVerificationMAC, event.ToDeviceVerificationCancel,
+}
+
+// Start registers the encrypted work of transactions (handled here when
+// this process holds the device, handed over otherwise), takes the device
+// over when a standby can, and runs the device's /sync until Stop, unless
+// (with Appservice) the transactions turn out to carry the device's
+// to-device messages.
 func (d *Device) Start() {
-	if d.helper == nil {
+	if !d.enabled {
 		return
 	}
-	d.opts.Events.On(event.EventEncrypted, d.helper.HandleEncrypted)
-	d.opts.Events.On(event.StateMember, d.helper.Machine().HandleMemberEvent)
-	d.opts.Events.On(event.StateHistoryVisibility, d.helper.Machine().HandleHistoryVisibility)
+	d.opts.Events.On(event.EventEncrypted, d.onRoomEvent)
+	d.opts.Events.On(event.StateMember, d.onRoomEvent)
+	d.opts.Events.On(event.StateHistoryVisibility, d.onRoomEvent)
+	if d.opts.Appservice {
+		for _, t := range toDeviceTypes {
+			d.opts.Events.On(t, d.onToDevice)
+		}
+		d.opts.Events.OnOTK(d.onOTK)
+		d.opts.Events.OnDeviceList(d.onDeviceList)
+		d.opts.Events.On(probeEventType, d.handleProbe)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	d.stopSync, d.syncDone = cancel, make(chan struct{})
+	d.stop, d.done = cancel, make(chan struct{})
 	go func() {
-		defer close(d.syncDone)
+		defer close(d.done)
+		if !d.Holder() && !d.takeOver(ctx) {
+			return
+		}
+		if d.handoff != nil {
+			go d.handoff.drain(ctx, d.opts.DBURI, d)
+		}
 		if d.opts.Appservice && d.transactionsCarryToDevice(ctx) {
 			d.decide(TransportTransactions)
 			<-ctx.Done()
@@ -249,6 +301,86 @@ func (d *Device) Start() {
 		d.decide(TransportSync)
 		d.runSync(ctx)
 	}()
+}
+
+// takeOver waits for the device lock and loads the device, until ctx ends.
+func (d *Device) takeOver(ctx context.Context) bool {
+	log := d.opts.Log.With().Str("component", "crypto").Logger()
+	every := d.opts.TakeoverEvery
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(every):
+		}
+		lock, err := takeLock(ctx, d.opts.DB)
+		if errors.Is(err, ErrLocked) {
+			continue
+		} else if err != nil {
+			log.Warn().Err(err).Msg("Could not try to take the encryption device over")
+			continue
+		}
+		d.lock = lock
+		if err := d.init(ctx); err != nil {
+			log.Err(err).Msg("Could not take the encryption device over; trying again")
+			d.lock.release()
+			continue
+		}
+		log.Info().Msg("This process took the encryption device over")
+		return true
+	}
+}
+
+func (d *Device) onRoomEvent(ctx context.Context, evt *event.Event) {
+	if l := d.active.Load(); l != nil {
+		switch evt.Type {
+		case event.EventEncrypted:
+			l.helper.HandleEncrypted(ctx, evt)
+		case event.StateMember:
+			l.helper.Machine().HandleMemberEvent(ctx, evt)
+		case event.StateHistoryVisibility:
+			l.helper.Machine().HandleHistoryVisibility(ctx, evt)
+		}
+		return
+	}
+	if d.handoff == nil {
+		return
+	}
+	if evt.Type != event.EventEncrypted {
+		// Membership matters to the device only in encrypted rooms, where
+		// it decides who gets the room's keys.
+		if encrypted, _ := d.opts.AS.StateStore.IsEncrypted(ctx, evt.RoomID); !encrypted {
+			return
+		}
+	}
+	d.handoff.put(ctx, kindEvent, evt)
+}
+
+func (d *Device) onToDevice(ctx context.Context, evt *event.Event) {
+	if l := d.active.Load(); l != nil {
+		l.helper.Machine().HandleToDeviceEvent(ctx, evt)
+	} else if d.handoff != nil {
+		d.handoff.put(ctx, kindToDevice, evt)
+	}
+}
+
+func (d *Device) onOTK(ctx context.Context, otk *mautrix.OTKCount) {
+	if l := d.active.Load(); l != nil {
+		l.helper.Machine().HandleOTKCounts(ctx, otk)
+	} else if d.handoff != nil {
+		d.handoff.put(ctx, kindOTKCount, otkCount{Count: *otk, UserID: otk.UserID, DeviceID: otk.DeviceID})
+	}
+}
+
+func (d *Device) onDeviceList(ctx context.Context, lists *mautrix.DeviceLists, since string) {
+	if l := d.active.Load(); l != nil {
+		l.helper.Machine().HandleDeviceLists(ctx, lists, since)
+	} else if d.handoff != nil {
+		d.handoff.put(ctx, kindDeviceLists, lists)
+	}
 }
 
 func (d *Device) runSync(ctx context.Context) {
@@ -276,57 +408,67 @@ func (d *Device) runSync(ctx context.Context) {
 
 // Stop ends the sync and releases the device for another process.
 func (d *Device) Stop() {
-	if d.helper == nil {
+	if d.stop == nil {
 		return
 	}
-	if d.stopSync != nil {
-		d.client.StopSync()
-		d.stopSync()
-		<-d.syncDone
+	d.stop()
+	if l := d.active.Load(); l != nil {
+		l.client.StopSync()
 	}
-	_ = d.helper.Close()
-	d.lock.release()
+	<-d.done
+	if d.active.Load() != nil {
+		_ = d.helper.Close()
+		d.lock.release()
+	}
 }
 
-// DeviceID is the bot's device.
+// DeviceID is the bot's device, "" in a process without it.
 func (d *Device) DeviceID() id.DeviceID {
-	if d.helper == nil {
-		return ""
+	if l := d.active.Load(); l != nil {
+		return l.client.DeviceID
 	}
-	return d.client.DeviceID
+	return ""
 }
 
-// Bind makes intent encrypt what it sends into encrypted rooms with this
-// device, or refuse to send there without one. Call it for every intent
-// before its first send.
+// Bind makes intent encrypt what it sends into encrypted rooms with the
+// device, or refuse to send there while this process does not hold it.
+// Call it for every intent before its first send.
 func (d *Device) Bind(intent *appservice.IntentAPI) *appservice.IntentAPI {
-	if intent == nil {
-		return nil
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if !d.bound[intent.UserID] {
-		d.bound[intent.UserID] = true
-		if d.helper != nil {
-			intent.Client.Crypto = d.helper
-		} else {
-			intent.Client.Crypto = refuser{}
-		}
+	if intent != nil {
+		intent.Client.Crypto = d
 	}
 	return intent
 }
 
-// refuser is the crypto of a process without the device: mautrix asks it
-// only for rooms whose state says they are encrypted, and it says no.
-type refuser struct{}
+// The Device is mautrix's crypto for the intents bound to it: mautrix asks
+// it only for rooms whose state says they are encrypted.
 
-func (refuser) Encrypt(context.Context, id.RoomID, event.Type, any) (*event.EncryptedEventContent, error) {
+func (d *Device) Encrypt(ctx context.Context, room id.RoomID, evtType event.Type, content any) (*event.EncryptedEventContent, error) {
+	if l := d.active.Load(); l != nil {
+		return l.helper.Encrypt(ctx, room, evtType, content)
+	}
 	return nil, ErrNoDevice
 }
-func (refuser) Decrypt(context.Context, *event.Event) (*event.Event, error) { return nil, ErrNoDevice }
-func (refuser) WaitForSession(context.Context, id.RoomID, id.SenderKey, id.SessionID, time.Duration) bool {
+
+func (d *Device) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, error) {
+	if l := d.active.Load(); l != nil {
+		return l.helper.Decrypt(ctx, evt)
+	}
+	return nil, ErrNoDevice
+}
+
+func (d *Device) WaitForSession(ctx context.Context, room id.RoomID, senderKey id.SenderKey, session id.SessionID, timeout time.Duration) bool {
+	if l := d.active.Load(); l != nil {
+		return l.helper.WaitForSession(ctx, room, senderKey, session, timeout)
+	}
 	return false
 }
-func (refuser) RequestSession(context.Context, id.RoomID, id.SenderKey, id.SessionID, id.UserID, id.DeviceID) {
+
+func (d *Device) RequestSession(ctx context.Context, room id.RoomID, senderKey id.SenderKey, session id.SessionID, user id.UserID, device id.DeviceID) {
+	if l := d.active.Load(); l != nil {
+		l.helper.RequestSession(ctx, room, senderKey, session, user, device)
+	}
 }
-func (refuser) Init(context.Context) error { return nil }
+
+// Init is part of mautrix's crypto interface; Open did the work.
+func (d *Device) Init(context.Context) error { return nil }

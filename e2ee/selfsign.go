@@ -150,9 +150,10 @@ func (d *Device) saveRecoveryKey(ctx context.Context, key string) error {
 // CrossSigned reports whether the bot's device carries its own
 // self-signing key's signature, as clients check it.
 func (d *Device) CrossSigned(ctx context.Context) (bool, error) {
-	if d.helper == nil {
+	l := d.active.Load()
+	if l == nil {
 		return false, nil
 	}
-	_, verified, err := d.helper.Machine().GetOwnVerificationStatus(ctx)
+	_, verified, err := l.helper.Machine().GetOwnVerificationStatus(ctx)
 	return verified, err
 }

@@ -1,4 +1,4 @@
--- v0 -> v15: Latest revision
+-- v0 -> v16: Latest revision
 CREATE TABLE stripe_account (
 	-- The alias from the config: known before any API call, unlike stripe_id.
 	id             TEXT    NOT NULL PRIMARY KEY,
@@ -298,4 +298,18 @@ CREATE TABLE assistant_offer (
 CREATE TABLE bridge_secret (
 	name  TEXT NOT NULL PRIMARY KEY,
 	value TEXT NOT NULL
+);
+
+-- Encrypted work that reached a process without the encryption device,
+-- kept until the process that holds it has handled it.
+CREATE TABLE crypto_handoff (
+	-- only: postgres
+	id          BIGSERIAL PRIMARY KEY,
+	-- only: sqlite (line commented)
+--	id          INTEGER   PRIMARY KEY,
+	-- event, to_device, device_lists or otk_count
+	kind        TEXT      NOT NULL,
+	payload     TEXT      NOT NULL,
+	-- Unix milliseconds
+	received_at BIGINT    NOT NULL
 );

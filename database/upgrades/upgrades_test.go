@@ -48,8 +48,8 @@ func TestUpgradePaths(t *testing.T) {
 			fresh.Log = freshLog
 			fresh.UpgradeTable = upgrades.Table
 			mustUpgrade(t, fresh)
-			assertSteps(t, freshLog, "v0->v15 Latest revision")
-			assertVersion(t, fresh, 15)
+			assertSteps(t, freshLog, "v0->v16 Latest revision")
+			assertVersion(t, fresh, 16)
 			latest := dialect.dump(t, fresh)
 
 			freshLog.steps = nil
@@ -82,8 +82,9 @@ func TestUpgradePaths(t *testing.T) {
 				"v11->v12 One-time sign-in links to the agent panel",
 				"v12->v13 Conversation facts",
 				"v13->v14 The assistant's pending offers",
-				"v14->v15 Secrets the bridge generates and must keep")
-			assertVersion(t, old, 15)
+				"v14->v15 Secrets the bridge generates and must keep",
+				"v15->v16 Encrypted work a process without the encryption device hands over")
+			assertVersion(t, old, 16)
 			assertSameSchema(t, "upgraded from v1 vs created at latest", latest, dialect.dump(t, old))
 
 			var name string
