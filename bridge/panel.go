@@ -10,6 +10,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-stripe/matrix-stripe/e2ee"
 	"github.com/matrix-stripe/matrix-stripe/panel"
 )
 
@@ -51,6 +52,9 @@ func (br *Bridge) roomMessages(ctx context.Context, room id.RoomID, limit int) (
 			return nil, err
 		}
 		for _, evt := range resp.Chunk {
+			// In an encrypted room the transcript is what the bridge's
+			// device can read; what it cannot stays m.room.encrypted.
+			evt = e2ee.Readable(ctx, br.Bot.Client, evt)
 			if evt.Type == event.EventMessage {
 				_ = evt.Content.ParseRaw(evt.Type)
 			}

@@ -13,7 +13,9 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/e2ee"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 )
@@ -44,6 +46,7 @@ func marked(t testing.TB, cli *mautrix.Client, room id.RoomID, stripeEventID str
 			t.Fatalf("messages: %v", err)
 		}
 		for _, evt := range resp.Chunk {
+			evt = e2ee.Readable(context.Background(), cli, evt)
 			if gotEvent, gotCopy := portal.MarkerOf(evt); evt.Sender == cli.UserID && gotEvent == stripeEventID && gotCopy == copy {
 				out = append(out, evt.ID)
 			}
@@ -59,9 +62,25 @@ func marked(t testing.TB, cli *mautrix.Client, room id.RoomID, stripeEventID str
 // transaction id forgotten by the homeserver; once its lease runs out the
 // running bridge delivers the event again. The customer's room and the feed
 // room each hold exactly one message of it, and the inbox records those.
+// In encrypted rooms too, where the marker the retry looks for is inside
+// the ciphertext.
 func TestDeliveryCrashBetweenSendAndRecord(t *testing.T) {
+	for _, encrypted := range []bool{false, true} {
+		name := "plain"
+		if encrypted {
+			name = "encrypted"
+		}
+		t.Run(name, func(t *testing.T) { testDeliveryCrashBetweenSendAndRecord(t, encrypted) })
+	}
+}
+
+func testDeliveryCrashBetweenSendAndRecord(t *testing.T, encrypted bool) {
 	fake := newFake(t)
-	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t)})
+	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t), configure: func(cfg *config.Config) {
+		if encrypted {
+			encryptedConfig(cfg)
+		}
+	}})
 	ctx := t.Context()
 	br := s.bridge
 	ghost := br.Portal.Ghost("main")
@@ -71,6 +90,9 @@ func TestDeliveryCrashBetweenSendAndRecord(t *testing.T) {
 	}
 	room := waitPortal(t, s, cus.ID).RoomID
 	waitInboxSettled(t, s, 1)
+	if got, _ := br.DB.StateStore.IsEncrypted(ctx, room); got != encrypted {
+		t.Fatalf("the customer room is encrypted: %v, want %v", got, encrypted)
+	}
 
 	// The dead worker's claim (another host: no start releases it), with
 	// its lease running out in 3 s.

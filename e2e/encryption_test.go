@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v76"
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/crypto/cryptohelper"
 	"maunium.net/go/mautrix/event"
@@ -20,6 +22,8 @@ import (
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/e2ee"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
+	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
+	"github.com/matrix-stripe/matrix-stripe/portal"
 )
 
 const encryptionScenario = `
@@ -622,6 +626,23 @@ func TestEncryptionHandover(t *testing.T) {
 				t.Fatal(err)
 			}
 			alice.waitDecrypted(t, bot, "in_alice")
+			// The process without the device still reads the room's
+			// history (web chat, transcripts) with the shared room keys.
+			waitFor(t, 20*time.Second, "the first process to read the answer back", func() (bool, string) {
+				resp, err := s.bridge.Bot.Messages(t.Context(), room, "", "", mautrix.DirectionBackward, nil, 100)
+				if err != nil {
+					return false, err.Error()
+				}
+				var seen []string
+				for _, evt := range resp.Chunk {
+					evt = e2ee.Readable(t.Context(), s.bridge.Bot.Client, evt)
+					if evt.Type == event.EventMessage && evt.Sender == bot && strings.Contains(evt.Content.AsMessage().Body, "in_alice") {
+						return true, ""
+					}
+					seen = append(seen, evt.Type.Type)
+				}
+				return false, strings.Join(seen, " ")
+			})
 			waitFor(t, 20*time.Second, "the hand-over table to empty", func() (bool, string) {
 				var n int
 				err := s.bridge.DB.QueryRow(t.Context(), `SELECT count(*) FROM crypto_handoff`).Scan(&n)
@@ -629,4 +650,153 @@ func TestEncryptionHandover(t *testing.T) {
 			})
 		})
 	}
+}
+
+// What works in plain rooms works in an encrypted one: the assistant's
+// answer and its handoff mention, a refund confirmed with ✅ (the reaction
+// stays unencrypted, as in Matrix) and one confirmed with `confirm`, the
+// billing-portal link and its removal, the dashboard's transcript, and the
+// web chat's history, read back from the homeserver and decrypted.
+func TestEncryptedRoomWorkflows(t *testing.T) {
+	fake := scenarioFake(t, stripefake.DemoScenario)
+	s := startStack(t, stackOptions{fake: fake, configure: func(cfg *config.Config) {
+		encryptedConfig(cfg)
+		enableWebChat(cfg)
+		enablePanel(cfg)
+		cfg.Bridge.PortalLinkTTL = "10s"
+	}})
+	bot := s.cfg.BotMXID()
+	bob := newCryptoUser(t, s, "bob")
+	agent := newCryptoUser(t, s, "agent")
+	if _, err := fake.Client().Customers.Update("cus_DemoBob", &stripe.CustomerParams{
+		Metadata: map[string]string{"matrix_user_id": string(bob.cli.UserID)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	room := waitPortal(t, s, "cus_DemoBob").RoomID
+	joinWhenInvited(t, bob.cli, room)
+	joinWhenInvited(t, agent.cli, room)
+	bob.waitRoomReady(t, room, bot)
+	agent.waitRoomReady(t, room, bot)
+	waitFor(t, 20*time.Second, "bob's client to see the agent joined", func() (bool, string) {
+		return bob.cli.StateStore.IsInRoom(t.Context(), room, agent.cli.UserID), ""
+	})
+
+	t.Run("the assistant answers", func(t *testing.T) {
+		if _, err := bob.cli.SendText(t.Context(), room, "why did my card get declined?"); err != nil {
+			t.Fatal(err)
+		}
+		bob.waitDecrypted(t, bot, "insufficient funds")
+	})
+
+	t.Run("a handoff mentions the agents", func(t *testing.T) {
+		if _, err := bob.cli.SendText(t.Context(), room, "hmm the thing from before, you know"); err != nil {
+			t.Fatal(err)
+		}
+		mentionsAgent(t, agent.waitDecrypted(t, bot, "@agent:localhost"), agent.cli.UserID)
+	})
+
+	var charge string
+	invoices := fake.Client().Invoices.List(&stripe.InvoiceListParams{Customer: stripe.String("cus_DemoBob"), Status: stripe.String("paid")})
+	for invoices.Next() {
+		if inv := invoices.Invoice(); inv.Charge != nil {
+			charge = inv.Charge.ID
+		}
+	}
+	if charge == "" {
+		t.Fatalf("no paid charge of bob's: %v", invoices.Err())
+	}
+
+	t.Run("a refund confirmed with a reaction", func(t *testing.T) {
+		if _, err := agent.cli.SendText(t.Context(), room, "!stripe refund "+charge+" 1.00"); err != nil {
+			t.Fatal(err)
+		}
+		prompt := agent.waitDecrypted(t, bot, "React ✅")
+		if _, err := agent.cli.SendReaction(t.Context(), room, prompt.ID, "✅"); err != nil {
+			t.Fatal(err)
+		}
+		agent.waitDecrypted(t, bot, "Refunded $1.00")
+	})
+
+	t.Run("a refund confirmed with confirm", func(t *testing.T) {
+		if _, err := agent.cli.SendText(t.Context(), room, "!stripe refund "+charge+" 2.00"); err != nil {
+			t.Fatal(err)
+		}
+		agent.waitDecrypted(t, bot, "$2.00")
+		if _, err := agent.cli.SendText(t.Context(), room, "!stripe confirm"); err != nil {
+			t.Fatal(err)
+		}
+		agent.waitDecrypted(t, bot, "Refunded $2.00")
+		if refunds := listRefunds(t, fake.Client(), charge); len(refunds) != 2 {
+			t.Errorf("%d refunds of the charge, want 2", len(refunds))
+		}
+	})
+
+	t.Run("the billing-portal link is removed", func(t *testing.T) {
+		if _, err := bob.cli.SendText(t.Context(), room, "!stripe portal"); err != nil {
+			t.Fatal(err)
+		}
+		link := bob.waitDecrypted(t, bot, "Open the billing portal")
+		waitFor(t, 40*time.Second, "the link redacted", func() (bool, string) {
+			evt, err := agent.cli.GetEvent(t.Context(), room, link.ID)
+			return err == nil && evt.Unsigned.RedactedBecause != nil, fmt.Sprint(err)
+		})
+	})
+
+	t.Run("the agent panel's widget is in the room, as plain state", func(t *testing.T) {
+		waitFor(t, 60*time.Second, "the panel widget", func() (bool, string) {
+			var widget map[string]any
+			err := agent.cli.StateEvent(t.Context(), room, event.Type{Type: "im.vector.modular.widgets", Class: event.StateEventType}, portal.PanelWidgetID, &widget)
+			return err == nil && widget["url"] != nil, fmt.Sprint(err)
+		})
+	})
+
+	t.Run("the dashboard's transcript is readable", func(t *testing.T) {
+		token := dashboardSession(t, s, agent.cli)
+		path := "/dashboard/api/rooms/" + url.PathEscape(room.String()) + "/transcript.csv"
+		waitFor(t, 20*time.Second, "the transcript with bob's question and the assistant's answer", func() (bool, string) {
+			status, raw := dashboardGet(t, s.cfg.AppService.Address, path, token)
+			text := string(raw)
+			return status == http.StatusOK && strings.Contains(text, "why did my card get declined?") &&
+				strings.Contains(text, "insufficient funds"), fmt.Sprint(status, " ", len(raw), " bytes")
+		})
+	})
+
+	t.Run("the web chat's history is readable", func(t *testing.T) {
+		customerID := webChatCustomer(t, fake)
+		chat := signIn(t, s.cfg.AppService.Address, mintToken(t, customerID, 10*time.Minute))
+		webRoom := waitPortal(t, s, customerID).RoomID
+		if encrypted, _ := s.bridge.DB.StateStore.IsEncrypted(t.Context(), webRoom); !encrypted {
+			t.Fatal("the web chat customer's room is not encrypted")
+		}
+		if code, apiErr := chat.call("POST", "messages", map[string]string{"txn_id": "enc-1", "body": "Hello from the web"}, nil); code != 200 {
+			t.Fatalf("send: %d %v", code, apiErr)
+		}
+		var billing id.EventID
+		waitFor(t, 30*time.Second, "the billing message and the customer's message in the history", func() (bool, string) {
+			own := false
+			for _, m := range chat.history() {
+				if m.Sender.Kind == "billing" && strings.Contains(m.Text, "Your billing account is set up") {
+					billing = m.ID
+				}
+				own = own || m.Text == "Hello from the web"
+			}
+			return billing != "" && own, fmt.Sprint(chat.history())
+		})
+		// An edit of the ghost's (as a happening's stragglers make), read
+		// back through the homeserver's relations and decrypted.
+		edit := &event.MessageEventContent{MsgType: event.MsgText, Body: "Your billing account is ready"}
+		edit.SetEdit(billing)
+		if _, err := s.bridge.Portal.Ghost("main").SendMessageEvent(t.Context(), webRoom, event.EventMessage, edit); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 30*time.Second, "the edit in the history", func() (bool, string) {
+			for _, m := range chat.history() {
+				if m.ID == billing {
+					return m.Edited && m.Text == "Your billing account is ready", m.Text
+				}
+			}
+			return false, "the billing message is gone"
+		})
+	})
 }

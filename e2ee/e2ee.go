@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -94,6 +95,9 @@ type Device struct {
 	probe     chan string
 
 	handoff *handoff
+
+	readerMu   sync.Mutex
+	readerMach *crypto.OlmMachine
 }
 
 type live struct {
@@ -454,7 +458,54 @@ func (d *Device) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, e
 	if l := d.active.Load(); l != nil {
 		return l.helper.Decrypt(ctx, evt)
 	}
+	if r := d.reader(ctx); r != nil {
+		return r.DecryptMegolmEvent(ctx, evt)
+	}
 	return nil, ErrNoDevice
+}
+
+// reader is how a process without the device reads encrypted history (the
+// web chat's, the dashboard's transcripts): the room keys are in the
+// shared database, and decrypting a room message with one changes no key.
+// It never touches the device's Olm account or sessions, uploads nothing
+// and fetches no keys, so it cannot disturb the holder's device; it only
+// records the message index it read, as the holder does (replay check).
+func (d *Device) reader(ctx context.Context) *crypto.OlmMachine {
+	if !d.enabled {
+		return nil
+	}
+	d.readerMu.Lock()
+	defer d.readerMu.Unlock()
+	if d.readerMach != nil {
+		return d.readerMach
+	}
+	log := d.opts.Log.With().Str("component", "crypto_reader").Logger()
+	bot := d.opts.AS.BotMXID()
+	store := crypto.NewSQLCryptoStore(d.opts.DB, dbutil.ZeroLogger(log.With().Str("db_section", "crypto").Logger()),
+		bot.String(), "", []byte(d.opts.PickleKey))
+	device, err := store.FindDeviceID(ctx)
+	if err != nil || device == "" {
+		// The holder has not created the device yet: asked again next time.
+		return nil
+	}
+	store.DeviceID = device
+	stateStore, ok := d.opts.AS.StateStore.(crypto.StateStore)
+	if !ok {
+		return nil
+	}
+	client := d.opts.AS.NewMautrixClient(bot)
+	client.DeviceID = device
+	mach := crypto.NewOlmMachine(client, &log, store, stateStore)
+	// No key fetches and no ratchet bookkeeping: either would write rows
+	// the holder writes too.
+	mach.DisableDecryptKeyFetching = true
+	mach.DisableRatchetTracking = true
+	if err := mach.Load(ctx); err != nil {
+		log.Warn().Err(err).Msg("Could not load the encryption device's keys to read encrypted history")
+		return nil
+	}
+	d.readerMach = mach
+	return mach
 }
 
 func (d *Device) WaitForSession(ctx context.Context, room id.RoomID, senderKey id.SenderKey, session id.SessionID, timeout time.Duration) bool {
@@ -472,3 +523,25 @@ func (d *Device) RequestSession(ctx context.Context, room id.RoomID, senderKey i
 
 // Init is part of mautrix's crypto interface; Open did the work.
 func (d *Device) Init(context.Context) error { return nil }
+
+// Readable is evt decrypted, for events read back from the homeserver
+// (history, look-ups, another process's announcements), which come as the
+// homeserver stores them: ciphertext in encrypted rooms. Events that
+// arrive in transactions are decrypted on arrival and need none of this.
+// An event that is not encrypted, or that cli's crypto cannot decrypt here
+// (a process without the device, a key that never came), is returned as
+// it is, still m.room.encrypted, for the caller to pass over.
+func Readable(ctx context.Context, cli *mautrix.Client, evt *event.Event) *event.Event {
+	if evt == nil || evt.Type != event.EventEncrypted || cli == nil || cli.Crypto == nil {
+		return evt
+	}
+	if err := evt.Content.ParseRaw(evt.Type); err != nil && !errors.Is(err, event.ErrContentAlreadyParsed) {
+		return evt
+	}
+	decrypted, err := cli.Crypto.Decrypt(ctx, evt)
+	if err != nil {
+		zerolog.Ctx(ctx).Debug().Err(err).Str("matrix_event_id", evt.ID.String()).Msg("Could not decrypt an event read from the homeserver")
+		return evt
+	}
+	return decrypted
+}

@@ -14,6 +14,7 @@ import (
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-stripe/matrix-stripe/database"
+	"github.com/matrix-stripe/matrix-stripe/e2ee"
 )
 
 // Every billing message carries the Stripe event it shows in its content,
@@ -124,6 +125,10 @@ func findMarkedBehind(ctx context.Context, cli *mautrix.Client, room id.RoomID, 
 			stats.events++
 			if syncPoint != "" && evt.ID == syncPoint {
 				stats.sawSyncPoint = true
+			}
+			if evt.Sender == cli.UserID {
+				// In an encrypted room the marker is inside the ciphertext.
+				evt = e2ee.Readable(ctx, cli, evt)
 			}
 			if evt.Sender == cli.UserID && evt.Type == event.EventMessage {
 				if gotEvent, gotCopy := MarkerOf(evt); gotEvent == stripeEventID && gotCopy == copy {

@@ -217,7 +217,8 @@ func (s *Server) onNotification(ctx context.Context, payload string) {
 			Msg("Failed to fetch an event another process announced")
 		return
 	}
-	if err = evt.Content.ParseRaw(evt.Type); err != nil && evt.Type != event.EventRedaction {
+	evt, ok := s.readable(ctx, evt)
+	if !ok {
 		return
 	}
 	s.hub.deliver(ctx, evt)
@@ -329,7 +330,8 @@ func (s *Server) after(ctx context.Context, v *roomView, last id.EventID) ([]str
 	}
 	var out []streamItem
 	for _, evt := range resp.EventsAfter {
-		if err := evt.Content.ParseRaw(evt.Type); err != nil && evt.Type != event.EventRedaction {
+		evt, ok := s.readable(ctx, evt)
+		if !ok {
 			continue
 		}
 		if item, ok := itemOf(ctx, v, evt); ok {

@@ -2,6 +2,7 @@ package webchat
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-stripe/matrix-stripe/e2ee"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 )
 
@@ -223,7 +225,8 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, sess *session) 
 	redacted := map[id.EventID]bool{}
 	var originals []*Message
 	for _, evt := range resp.Chunk {
-		if err := evt.Content.ParseRaw(evt.Type); err != nil && evt.Type != event.EventRedaction {
+		evt, ok := s.readable(ctx, evt)
+		if !ok {
 			continue
 		}
 		msg, redacts := v.convert(ctx, evt)
@@ -262,6 +265,19 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, sess *session) 
 	writeJSON(w, http.StatusOK, out)
 }
 
+// readable is an event read from the homeserver, decrypted (in an
+// encrypted room) and parsed; ok is false for one the widget cannot show:
+// unparsable, or encrypted and not decryptable by this process (one
+// without the encryption device; see docs/encryption.md).
+func (s *Server) readable(ctx context.Context, evt *event.Event) (*event.Event, bool) {
+	evt = e2ee.Readable(ctx, s.opts.Bot.Client, evt)
+	if evt.Type == event.EventEncrypted {
+		return evt, false
+	}
+	err := evt.Content.ParseRaw(evt.Type)
+	return evt, err == nil || errors.Is(err, event.ErrContentAlreadyParsed) || evt.Type == event.EventRedaction
+}
+
 // latestEdit asks the homeserver for the newest edit of a message whose
 // edits are not on the page (they came later than the page's newest
 // event, or on another page).
@@ -272,8 +288,8 @@ func (s *Server) latestEdit(ctx context.Context, v *roomView, eventID id.EventID
 	if err != nil || resp == nil || len(resp.Chunk) == 0 {
 		return nil
 	}
-	evt := resp.Chunk[0]
-	if err = evt.Content.ParseRaw(evt.Type); err != nil {
+	evt, ok := s.readable(ctx, resp.Chunk[0])
+	if !ok {
 		return nil
 	}
 	msg, _ := v.convert(ctx, evt)
