@@ -40,6 +40,8 @@ func (br *Bridge) openCrypto(ctx context.Context) error {
 			Undecryptable: br.reportUndecryptable,
 			Appservice:    br.Config.Encryption.Appservice,
 			TakeoverEvery: br.CryptoTakeoverEvery,
+			Held:          br.Metrics.EncryptionHeld,
+			HandedOver:    br.Metrics.EncryptionHandedOver,
 			Log:           br.Log,
 		})
 		if err != nil {
@@ -106,6 +108,7 @@ func (br *Bridge) reportUndecryptable(ctx context.Context, evt *event.Event, err
 	log := zerolog.Ctx(ctx).With().Str("room_id", evt.RoomID.String()).Str("matrix_event_id", evt.ID.String()).
 		Str("sender", evt.Sender.String()).Logger()
 	log.Warn().Err(err).Msg("Could not decrypt a message")
+	br.Metrics.Undecryptable()
 	if br.isBridgeUser(evt.Sender) || time.Since(time.UnixMilli(evt.Timestamp)) > time.Hour {
 		// Our own ghosts' events are not questions; an old one is history
 		// a new device cannot read, not a message waiting for an answer.

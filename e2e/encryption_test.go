@@ -19,9 +19,11 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-stripe/matrix-stripe/bridge"
 	"github.com/matrix-stripe/matrix-stripe/config"
 	"github.com/matrix-stripe/matrix-stripe/e2ee"
 	"github.com/matrix-stripe/matrix-stripe/internal/dbtest"
+	"github.com/matrix-stripe/matrix-stripe/internal/metrics/metricstest"
 	"github.com/matrix-stripe/matrix-stripe/internal/stripefake"
 	"github.com/matrix-stripe/matrix-stripe/portal"
 )
@@ -586,6 +588,7 @@ func TestEncryptionHandover(t *testing.T) {
 				asExtensions: mode.appservice, configure: func(cfg *config.Config) {
 					encryptedConfig(cfg)
 					cfg.Encryption.Appservice = mode.appservice
+					cfg.Metrics = config.MetricsConfig{Enabled: true, Listen: "127.0.0.1:0"}
 				}})
 			s.takeoverEvery = 300 * time.Millisecond
 			bot := s.cfg.BotMXID()
@@ -648,6 +651,24 @@ func TestEncryptionHandover(t *testing.T) {
 				err := s.bridge.DB.QueryRow(t.Context(), `SELECT count(*) FROM crypto_handoff`).Scan(&n)
 				return err == nil && n == 0, fmt.Sprint(n, err)
 			})
+			for _, w := range []struct {
+				br     *bridge.Bridge
+				family string
+				labels map[string]string
+				ok     func(float64) bool
+			}{
+				{second, "matrix_stripe_encryption_device_held", nil, func(v float64) bool { return v == 1 }},
+				{s.bridge, "matrix_stripe_encryption_device_held", nil, func(v float64) bool { return v == 0 }},
+				{s.bridge, "matrix_stripe_encryption_handed_over_total", map[string]string{"kind": "event"}, func(v float64) bool { return v >= 1 }},
+			} {
+				families, _, err := metricstest.Scrape(w.br.MetricsAddr())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, present := metricstest.Value(families, w.family, w.labels); !present || !w.ok(got) {
+					t.Errorf("%s%v = %v (present %t) on %s", w.family, w.labels, got, present, w.br.MetricsAddr())
+				}
+			}
 		})
 	}
 }

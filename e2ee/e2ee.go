@@ -63,7 +63,12 @@ type Options struct {
 	// take it over (default 10 s): when the holder stops or dies, another
 	// process carries on with the same device.
 	TakeoverEvery time.Duration
-	Log           zerolog.Logger
+	// Held is told when this process gets the device and when it lets it
+	// go; HandedOver about each piece of work handed to the holder (both
+	// for the metrics; either may be nil).
+	Held       func(bool)
+	HandedOver func(kind string)
+	Log        zerolog.Logger
 }
 
 // Device is the bridge's encryption device as one process sees it: held
@@ -116,7 +121,7 @@ func Open(ctx context.Context, opts Options) (*Device, error) {
 	}
 	d := &Device{opts: opts, enabled: true, decided: make(chan struct{}), probe: make(chan string, 4)}
 	if opts.DB.Dialect == dbutil.Postgres {
-		d.handoff = &handoff{db: opts.DB, log: opts.Log.With().Str("component", "crypto_handoff").Logger()}
+		d.handoff = &handoff{db: opts.DB, log: opts.Log.With().Str("component", "crypto_handoff").Logger(), counted: opts.HandedOver}
 	}
 	lock, err := takeLock(ctx, opts.DB)
 	if errors.Is(err, ErrLocked) {
@@ -197,6 +202,9 @@ func (d *Device) init(ctx context.Context) error {
 		}
 	}
 	d.active.Store(&live{helper: helper, client: client})
+	if d.opts.Held != nil {
+		d.opts.Held(true)
+	}
 	log.Info().Str("device_id", client.DeviceID.String()).Bool("cross_signed", signed).Bool("msc4190", d.msc4190).
 		Msg("Encryption device ready")
 	return nil
@@ -292,7 +300,11 @@ func (d *Device) Start() {
 			return
 		}
 		if d.handoff != nil {
-			go d.handoff.drain(ctx, d.opts.DBURI, d)
+			d.handoff.workers.Add(1)
+			go func() {
+				defer d.handoff.workers.Done()
+				d.handoff.drain(ctx, d.opts.DBURI, d)
+			}()
 		}
 		if d.opts.Appservice && d.transactionsCarryToDevice(ctx) {
 			d.decide(TransportTransactions)
@@ -420,9 +432,16 @@ func (d *Device) Stop() {
 		l.client.StopSync()
 	}
 	<-d.done
+	if d.handoff != nil {
+		// Work half-done stays in the table for the next holder.
+		d.handoff.workers.Wait()
+	}
 	if d.active.Load() != nil {
 		_ = d.helper.Close()
 		d.lock.release()
+		if d.opts.Held != nil {
+			d.opts.Held(false)
+		}
 	}
 }
 

@@ -40,8 +40,10 @@ type handoff struct {
 	db  *dbutil.Database
 	log zerolog.Logger
 
-	mu       sync.Mutex
-	inFlight map[int64]bool
+	// workers is the drain; Stop waits for it.
+	workers sync.WaitGroup
+	// counted is Options.HandedOver.
+	counted func(kind string)
 }
 
 func (h *handoff) put(ctx context.Context, kind string, v any) {
@@ -56,6 +58,9 @@ func (h *handoff) put(ctx context.Context, kind string, v any) {
 		return
 	}
 	h.log.Debug().Str("kind", kind).Msg("Handed encrypted work to the process with the encryption device")
+	if h.counted != nil {
+		h.counted(kind)
+	}
 	if err := pgnotify.Announce(ctx, h.db, handoffChannel, kind); err != nil {
 		h.log.Warn().Err(err).Msg("Could not notify the process with the encryption device; it will find the work within seconds")
 	}
@@ -64,7 +69,6 @@ func (h *handoff) put(ctx context.Context, kind string, v any) {
 // drain handles the waiting work in the holder until ctx ends: at start,
 // on each notification and every few seconds.
 func (h *handoff) drain(ctx context.Context, uri string, d *Device) {
-	h.inFlight = map[int64]bool{}
 	wake := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -76,7 +80,9 @@ func (h *handoff) drain(ctx context.Context, uri string, d *Device) {
 	ticker := time.NewTicker(drainEvery)
 	defer ticker.Stop()
 	for {
-		h.drainOnce(ctx, d)
+		for h.drainOnce(ctx, d) == drainBatch {
+			// More is waiting: the next batch at once.
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -100,13 +106,18 @@ type handoffRow struct {
 	payload string
 }
 
-func (h *handoff) drainOnce(ctx context.Context, d *Device) {
-	rows, err := h.db.Query(ctx, `SELECT id, kind, payload FROM crypto_handoff ORDER BY id LIMIT 500`)
+// drainBatch is how many rows one read takes; a full batch is followed by
+// the next at once.
+const drainBatch = 500
+
+// drainOnce handles one batch and says how many rows it read.
+func (h *handoff) drainOnce(ctx context.Context, d *Device) int {
+	rows, err := h.db.Query(ctx, `SELECT id, kind, payload FROM crypto_handoff ORDER BY id LIMIT $1`, drainBatch)
 	if err != nil {
 		if ctx.Err() == nil {
 			h.log.Warn().Err(err).Msg("Could not read the encrypted work other processes handed over")
 		}
-		return
+		return 0
 	}
 	var batch []handoffRow
 	for rows.Next() {
@@ -120,36 +131,22 @@ func (h *handoff) drainOnce(ctx context.Context, d *Device) {
 	_ = rows.Close()
 	for _, r := range batch {
 		if ctx.Err() != nil {
-			return
+			return 0
 		}
-		h.mu.Lock()
-		busy := h.inFlight[r.id]
-		h.inFlight[r.id] = true
-		h.mu.Unlock()
-		if busy {
-			continue
-		}
-		if r.kind == kindEvent {
-			// An encrypted event may wait seconds for its key, which can
-			// be further down this very batch: events are handled beside
-			// the rest, which keeps its order.
-			go h.handle(ctx, d, r)
-		} else {
-			h.handle(ctx, d, r)
-		}
+		// In order: a room key handed over before its message is in the
+		// store when the message is handled. An event whose key is not
+		// there yet is waited for by mautrix in the background, as one
+		// that came in a transaction would be.
+		h.handle(ctx, d, r)
 	}
+	return len(batch)
 }
 
-// handle runs one piece of work through the device and then deletes it:
-// work is lost neither to a holder that dies half-way (the next one does
-// it again; duplicates are harmless, events are deduplicated by id) nor to
-// a payload this version cannot read (logged, then dropped).
+// handle runs one piece of work through the device and then deletes it: a
+// holder that dies half-way leaves it for the next one (duplicates are
+// harmless: events are deduplicated by id), and a payload this version
+// cannot read is logged and dropped rather than retried forever.
 func (h *handoff) handle(ctx context.Context, d *Device, r handoffRow) {
-	defer func() {
-		h.mu.Lock()
-		delete(h.inFlight, r.id)
-		h.mu.Unlock()
-	}()
 	l := d.active.Load()
 	if l == nil {
 		return

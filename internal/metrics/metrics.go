@@ -109,6 +109,9 @@ type Metrics struct {
 	webchatStreams   *prometheus.GaugeVec
 	webchatOpened    *prometheus.CounterVec
 	ready            *prometheus.GaugeVec
+	cryptoHeld       prometheus.Gauge
+	cryptoHandedOver *prometheus.CounterVec
+	undecryptable    prometheus.Counter
 }
 
 // deliveryBuckets span a message posted within the hold window (seconds)
@@ -179,6 +182,13 @@ func New(opts Options) *Metrics {
 	m.ready = gauge("ready",
 		"Whether the bridge is ready, by component (started, database, homeserver): 1 ready, 0 not.", "component")
 
+	m.cryptoHeld = gauge("encryption_device_held",
+		"1 while this process holds the encryption device, 0 otherwise.").WithLabelValues()
+	m.cryptoHandedOver = counter("encryption_handed_over_total",
+		"Encrypted work this process, without the encryption device, handed to the one with it, by kind.", "kind")
+	m.undecryptable = counter("encryption_undecryptable_total",
+		"Encrypted messages whose keys never reached the encryption device.").WithLabelValues()
+
 	build := gauge("build_info", "The running bridge's version; always 1.", "version")
 	build.WithLabelValues(opts.Version).Set(1)
 
@@ -203,6 +213,9 @@ func New(opts Options) *Metrics {
 	}
 	for _, c := range []string{ComponentStarted, ComponentDatabase, ComponentHomeserver} {
 		m.ready.WithLabelValues(c)
+	}
+	for _, kind := range []string{"event", "to_device", "device_lists", "otk_count"} {
+		m.cryptoHandedOver.WithLabelValues(kind)
 	}
 	return m
 }
@@ -361,6 +374,36 @@ func (m *Metrics) SetReady(component string, ok bool) {
 		v = 1
 	}
 	m.ready.WithLabelValues(component).Set(v)
+}
+
+// EncryptionHeld sets whether this process holds the encryption device.
+func (m *Metrics) EncryptionHeld(held bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if held {
+		v = 1
+	}
+	m.cryptoHeld.Set(v)
+}
+
+// EncryptionHandedOver counts encrypted work handed to the device's
+// holder; kind is one of e2ee's (event, to_device, device_lists,
+// otk_count).
+func (m *Metrics) EncryptionHandedOver(kind string) {
+	if m == nil {
+		return
+	}
+	m.cryptoHandedOver.WithLabelValues(kind).Inc()
+}
+
+// Undecryptable counts a message reported as undecryptable.
+func (m *Metrics) Undecryptable() {
+	if m == nil {
+		return
+	}
+	m.undecryptable.Inc()
 }
 
 // InstrumentWebhook wraps the webhook handler so that every answer is

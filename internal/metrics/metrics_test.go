@@ -86,6 +86,10 @@ func TestMetricsServed(t *testing.T) {
 	m.WebChatStream("main", false)
 	m.SetReady(ComponentDatabase, true)
 	m.SetReady(ComponentHomeserver, false)
+	m.EncryptionHeld(true)
+	m.EncryptionHandedOver("event")
+	m.EncryptionHandedOver("event")
+	m.Undecryptable()
 
 	families, raw := scrape(t, srv.Addr().String())
 	want := []struct {
@@ -120,6 +124,10 @@ func TestMetricsServed(t *testing.T) {
 		{"matrix_stripe_inbox_events", map[string]string{"account": "eu", "state": "failed"}, 0},
 		{"matrix_stripe_inbox_query_success", map[string]string{}, 1},
 		{"matrix_stripe_build_info", map[string]string{"version": "test"}, 1},
+		{"matrix_stripe_encryption_device_held", map[string]string{}, 1},
+		{"matrix_stripe_encryption_handed_over_total", map[string]string{"kind": "event"}, 2},
+		{"matrix_stripe_encryption_handed_over_total", map[string]string{"kind": "to_device"}, 0},
+		{"matrix_stripe_encryption_undecryptable_total", map[string]string{}, 1},
 	}
 	for _, w := range want {
 		got, ok := metricstest.Value(families, w.family, w.labels)
@@ -169,6 +177,9 @@ func TestNilMetrics(t *testing.T) {
 	m.WebChatRefusal("bad_request")
 	m.WebChatStream("main", true)
 	m.SetReady(ComponentStarted, true)
+	m.EncryptionHeld(true)
+	m.EncryptionHandedOver("event")
+	m.Undecryptable()
 	if m.Registry() != nil {
 		t.Error("a nil Metrics has a registry")
 	}
