@@ -34,8 +34,9 @@ const defaultProbeWait = 10 * time.Second
 // masquerading), so the bot needs no login and no access token of the
 // device. Synapse advertises neither extension, so they are tried: a
 // homeserver that refuses the creation, or ignores the masquerade (acts as
-// some other device of the bot), gets the appservice login instead. An
-// error is returned only when the homeserver cannot be asked at all.
+// some other device of the bot), gets the appservice login instead (which
+// fails loudly if the homeserver is unreachable). An error is returned only
+// when the crypto store cannot be read.
 func (d *Device) createDevice(ctx context.Context, client *mautrix.Client, store *crypto.SQLCryptoStore) (bool, error) {
 	log := d.opts.Log.With().Str("component", "crypto").Logger()
 	stored, err := store.FindDeviceID(ctx)

@@ -5,9 +5,10 @@
 // events keep arriving in appservice transactions) or, where the homeserver
 // pushes them (MSC2409/MSC3202), in the transactions themselves, decrypts
 // the encrypted events of those transactions and encrypts what the bot and
-// the ghosts send into encrypted rooms. Without a device, or in a process
-// that does not hold it, nothing is ever sent in plaintext into an
-// encrypted room.
+// the ghosts send into encrypted rooms. One process holds the device; the
+// others hand it the encrypted work that reaches them, through the
+// database, and take it over when it goes. Without the device nothing is
+// ever sent in plaintext into an encrypted room.
 package e2ee
 
 import (
