@@ -821,3 +821,44 @@ func TestEncryptedRoomWorkflows(t *testing.T) {
 		})
 	})
 }
+
+// The holder dies the way a power cut would (SIGKILL of the bridge
+// binary): PostgreSQL ends its session and with it the device lock,
+// another process takes the same device over, and an encrypted command
+// that reaches a process without the device is still answered.
+func TestEncryptionHolderKilled(t *testing.T) {
+	fake := scenarioFake(t, encryptionScenario)
+	s := startStack(t, stackOptions{fake: fake, dbType: "postgres", dbURI: dbtest.PostgresURI(t), configure: encryptedConfig})
+	bot := s.cfg.BotMXID()
+	device := s.bridge.Crypto.DeviceID()
+	alice := newCryptoUser(t, s, "alice")
+	room := openCustomerRoom(t, s, fake, "cus_alice", alice.cli)
+	alice.waitRoomReady(t, room, bot)
+
+	// The registered address becomes a bridge binary's, holding the device.
+	s.bridge.Stop()
+	rig := &faultRig{cfg: s.cfg, bin: bridgeBinary(t), dir: s.dir}
+	cfgPath := rig.writeConfig(t, s.cfg, "holder.yaml")
+	holder := rig.spawn(t, cfgPath, s.cfg.AppService.Address, "holder")
+	s.takeoverEvery = 300 * time.Millisecond
+	standby := s.startBridge(t, onFreePort(t, s.cfg))
+	if standby.Crypto.Holder() {
+		t.Fatal("the in-process bridge holds the device while the binary runs")
+	}
+
+	holder.kill9(t)
+	waitFor(t, 30*time.Second, "the other process to take the device over", func() (bool, string) {
+		return standby.Crypto.Holder(), ""
+	})
+	if got := standby.Crypto.DeviceID(); got != device {
+		t.Fatalf("took over device %s, want %s", got, device)
+	}
+
+	// The registered address is served again, by a process without the
+	// device: it hands the command over.
+	rig.spawn(t, cfgPath, s.cfg.AppService.Address, "restarted")
+	if _, err := alice.cli.SendText(t.Context(), room, "!stripe invoices"); err != nil {
+		t.Fatal(err)
+	}
+	alice.waitDecrypted(t, bot, "in_alice")
+}
