@@ -139,10 +139,7 @@ func TestEncryptedCustomerRoom(t *testing.T) {
 	}
 	// Alice's client must know the room's members and encryption before it
 	// encrypts for them.
-	waitFor(t, 20*time.Second, "alice's client to see the room encrypted", func() (bool, string) {
-		ok, err := alice.cli.StateStore.IsEncrypted(t.Context(), room)
-		return ok && err == nil, ""
-	})
+	alice.waitRoomReady(t, room, bot)
 
 	// First, while alice's client has no session in the room yet: a
 	// message whose room key reaches the bridge only after the message.

@@ -109,8 +109,7 @@ func (d *Device) transactionsCarryToDevice(ctx context.Context) bool {
 }
 
 func (d *Device) handleProbe(ctx context.Context, evt *event.Event) {
-	l := d.active.Load()
-	if l == nil {
+	if !d.held.Load() {
 		// The holder's check, delivered to this process: handed over like
 		// any to-device message, so the check sees what the device would.
 		if d.handoff != nil {
@@ -118,7 +117,7 @@ func (d *Device) handleProbe(ctx context.Context, evt *event.Event) {
 		}
 		return
 	}
-	if evt.Sender != l.client.UserID || (evt.ToDeviceID != "" && evt.ToDeviceID != l.client.DeviceID) {
+	if evt.Sender != d.client.UserID || (evt.ToDeviceID != "" && evt.ToDeviceID != d.client.DeviceID) {
 		return
 	}
 	nonce, _ := evt.Content.Raw["nonce"].(string)

@@ -82,9 +82,10 @@ type Device struct {
 	opts    Options
 	enabled bool
 
-	// active is set once this process holds the device and has loaded it.
-	active atomic.Pointer[live]
-	// Written by init before active is set, and by no one after.
+	// held is set once this process holds the device and has loaded it.
+	held atomic.Bool
+	// Written by init before held is set, and by no one after: read them
+	// only once held says so.
 	client *mautrix.Client
 	helper *cryptohelper.CryptoHelper
 	lock   *deviceLock
@@ -104,11 +105,6 @@ type Device struct {
 
 	readerMu   sync.Mutex
 	readerMach *crypto.OlmMachine
-}
-
-type live struct {
-	helper *cryptohelper.CryptoHelper
-	client *mautrix.Client
 }
 
 // Open takes the device lock, logs the bot in as its device (the same one
@@ -202,7 +198,7 @@ func (d *Device) init(ctx context.Context) error {
 			signed = true
 		}
 	}
-	d.active.Store(&live{helper: helper, client: client})
+	d.held.Store(true)
 	if d.opts.Held != nil {
 		d.opts.Held(true)
 	}
@@ -262,7 +258,7 @@ const responseHandlingLimit = 30 * time.Second
 func None() *Device { return &Device{} }
 
 // Holder says whether this process holds the device and has loaded it.
-func (d *Device) Holder() bool { return d.active.Load() != nil }
+func (d *Device) Holder() bool { return d.held.Load() }
 
 // toDeviceTypes are the to-device messages the device acts on, as mautrix
 // lists them for appservice transactions.
@@ -352,14 +348,14 @@ func (d *Device) takeOver(ctx context.Context) bool {
 }
 
 func (d *Device) onRoomEvent(ctx context.Context, evt *event.Event) {
-	if l := d.active.Load(); l != nil {
+	if d.held.Load() {
 		switch evt.Type {
 		case event.EventEncrypted:
-			l.helper.HandleEncrypted(ctx, evt)
+			d.helper.HandleEncrypted(ctx, evt)
 		case event.StateMember:
-			l.helper.Machine().HandleMemberEvent(ctx, evt)
+			d.helper.Machine().HandleMemberEvent(ctx, evt)
 		case event.StateHistoryVisibility:
-			l.helper.Machine().HandleHistoryVisibility(ctx, evt)
+			d.helper.Machine().HandleHistoryVisibility(ctx, evt)
 		}
 		return
 	}
@@ -377,24 +373,24 @@ func (d *Device) onRoomEvent(ctx context.Context, evt *event.Event) {
 }
 
 func (d *Device) onToDevice(ctx context.Context, evt *event.Event) {
-	if l := d.active.Load(); l != nil {
-		l.helper.Machine().HandleToDeviceEvent(ctx, evt)
+	if d.held.Load() {
+		d.helper.Machine().HandleToDeviceEvent(ctx, evt)
 	} else if d.handoff != nil {
 		d.handoff.put(ctx, kindToDevice, evt)
 	}
 }
 
 func (d *Device) onOTK(ctx context.Context, otk *mautrix.OTKCount) {
-	if l := d.active.Load(); l != nil {
-		l.helper.Machine().HandleOTKCounts(ctx, otk)
+	if d.held.Load() {
+		d.helper.Machine().HandleOTKCounts(ctx, otk)
 	} else if d.handoff != nil {
 		d.handoff.put(ctx, kindOTKCount, otkCount{Count: *otk, UserID: otk.UserID, DeviceID: otk.DeviceID})
 	}
 }
 
 func (d *Device) onDeviceList(ctx context.Context, lists *mautrix.DeviceLists, since string) {
-	if l := d.active.Load(); l != nil {
-		l.helper.Machine().HandleDeviceLists(ctx, lists, since)
+	if d.held.Load() {
+		d.helper.Machine().HandleDeviceLists(ctx, lists, since)
 	} else if d.handoff != nil {
 		d.handoff.put(ctx, kindDeviceLists, lists)
 	}
@@ -429,15 +425,15 @@ func (d *Device) Stop() {
 		return
 	}
 	d.stop()
-	if l := d.active.Load(); l != nil {
-		l.client.StopSync()
+	if d.held.Load() {
+		d.client.StopSync()
 	}
 	<-d.done
 	if d.handoff != nil {
 		// Work half-done stays in the table for the next holder.
 		d.handoff.workers.Wait()
 	}
-	if d.active.Load() != nil {
+	if d.held.Load() {
 		_ = d.helper.Close()
 		d.lock.release()
 		if d.opts.Held != nil {
@@ -448,8 +444,8 @@ func (d *Device) Stop() {
 
 // DeviceID is the bot's device, "" in a process without it.
 func (d *Device) DeviceID() id.DeviceID {
-	if l := d.active.Load(); l != nil {
-		return l.client.DeviceID
+	if d.held.Load() {
+		return d.client.DeviceID
 	}
 	return ""
 }
@@ -468,15 +464,15 @@ func (d *Device) Bind(intent *appservice.IntentAPI) *appservice.IntentAPI {
 // it only for rooms whose state says they are encrypted.
 
 func (d *Device) Encrypt(ctx context.Context, room id.RoomID, evtType event.Type, content any) (*event.EncryptedEventContent, error) {
-	if l := d.active.Load(); l != nil {
-		return l.helper.Encrypt(ctx, room, evtType, content)
+	if d.held.Load() {
+		return d.helper.Encrypt(ctx, room, evtType, content)
 	}
 	return nil, ErrNoDevice
 }
 
 func (d *Device) Decrypt(ctx context.Context, evt *event.Event) (*event.Event, error) {
-	if l := d.active.Load(); l != nil {
-		return l.helper.Decrypt(ctx, evt)
+	if d.held.Load() {
+		return d.helper.Decrypt(ctx, evt)
 	}
 	if r := d.reader(ctx); r != nil {
 		return r.DecryptMegolmEvent(ctx, evt)
@@ -529,15 +525,15 @@ func (d *Device) reader(ctx context.Context) *crypto.OlmMachine {
 }
 
 func (d *Device) WaitForSession(ctx context.Context, room id.RoomID, senderKey id.SenderKey, session id.SessionID, timeout time.Duration) bool {
-	if l := d.active.Load(); l != nil {
-		return l.helper.WaitForSession(ctx, room, senderKey, session, timeout)
+	if d.held.Load() {
+		return d.helper.WaitForSession(ctx, room, senderKey, session, timeout)
 	}
 	return false
 }
 
 func (d *Device) RequestSession(ctx context.Context, room id.RoomID, senderKey id.SenderKey, session id.SessionID, user id.UserID, device id.DeviceID) {
-	if l := d.active.Load(); l != nil {
-		l.helper.RequestSession(ctx, room, senderKey, session, user, device)
+	if d.held.Load() {
+		d.helper.RequestSession(ctx, room, senderKey, session, user, device)
 	}
 }
 
@@ -548,9 +544,10 @@ func (d *Device) Init(context.Context) error { return nil }
 // (history, look-ups, another process's announcements), which come as the
 // homeserver stores them: ciphertext in encrypted rooms. Events that
 // arrive in transactions are decrypted on arrival and need none of this.
-// An event that is not encrypted, or that cli's crypto cannot decrypt here
-// (a process without the device, a key that never came), is returned as
-// it is, still m.room.encrypted, for the caller to pass over.
+// An event that is not encrypted, or that cli's crypto cannot decrypt (a
+// key that never came, encryption off), is returned as it is, still
+// m.room.encrypted, for the caller to pass over. A process without the
+// device decrypts with the shared room keys (Device.Decrypt).
 func Readable(ctx context.Context, cli *mautrix.Client, evt *event.Event) *event.Event {
 	if evt == nil || evt.Type != event.EventEncrypted || cli == nil || cli.Crypto == nil {
 		return evt

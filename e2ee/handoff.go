@@ -147,8 +147,7 @@ func (h *handoff) drainOnce(ctx context.Context, d *Device) int {
 // harmless: events are deduplicated by id), and a payload this version
 // cannot read is logged and dropped rather than retried forever.
 func (h *handoff) handle(ctx context.Context, d *Device, r handoffRow) {
-	l := d.active.Load()
-	if l == nil {
+	if !d.held.Load() {
 		return
 	}
 	log := h.log.With().Int64("handoff_id", r.id).Str("kind", r.kind).Logger()
@@ -180,18 +179,18 @@ func (h *handoff) handle(ctx context.Context, d *Device, r handoffRow) {
 		case evt.Type == probeEventType:
 			d.handleProbe(ctx, &evt)
 		default:
-			l.helper.Machine().HandleToDeviceEvent(ctx, &evt)
+			d.helper.Machine().HandleToDeviceEvent(ctx, &evt)
 		}
 	case kindDeviceLists:
 		var lists mautrix.DeviceLists
 		if err = json.Unmarshal([]byte(r.payload), &lists); err == nil {
-			l.helper.Machine().HandleDeviceLists(ctx, &lists, "")
+			d.helper.Machine().HandleDeviceLists(ctx, &lists, "")
 		}
 	case kindOTKCount:
 		var otk otkCount
 		if err = json.Unmarshal([]byte(r.payload), &otk); err == nil {
 			otk.Count.UserID, otk.Count.DeviceID = otk.UserID, otk.DeviceID
-			l.helper.Machine().HandleOTKCounts(ctx, &otk.Count)
+			d.helper.Machine().HandleOTKCounts(ctx, &otk.Count)
 		}
 	default:
 		log.Warn().Msg("Dropping handed-over work of a kind this version does not know")

@@ -150,10 +150,9 @@ func (d *Device) saveRecoveryKey(ctx context.Context, key string) error {
 // CrossSigned reports whether the bot's device carries its own
 // self-signing key's signature, as clients check it.
 func (d *Device) CrossSigned(ctx context.Context) (bool, error) {
-	l := d.active.Load()
-	if l == nil {
+	if !d.held.Load() {
 		return false, nil
 	}
-	_, verified, err := l.helper.Machine().GetOwnVerificationStatus(ctx)
+	_, verified, err := d.helper.Machine().GetOwnVerificationStatus(ctx)
 	return verified, err
 }

@@ -129,9 +129,7 @@ func findMarkedBehind(ctx context.Context, cli *mautrix.Client, room id.RoomID, 
 			if evt.Sender == cli.UserID {
 				// In an encrypted room the marker is inside the ciphertext.
 				evt = e2ee.Readable(ctx, cli, evt)
-			}
-			if evt.Sender == cli.UserID && evt.Type == event.EventMessage {
-				if gotEvent, gotCopy := MarkerOf(evt); gotEvent == stripeEventID && gotCopy == copy {
+				if gotEvent, gotCopy := MarkerOf(evt); evt.Type == event.EventMessage && gotEvent == stripeEventID && gotCopy == copy {
 					stats.took, stats.stoppedBy = time.Since(start), "found"
 					return evt.ID, stats, nil
 				}

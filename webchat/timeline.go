@@ -267,8 +267,7 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, sess *session) 
 
 // readable is an event read from the homeserver, decrypted (in an
 // encrypted room) and parsed; ok is false for one the widget cannot show:
-// unparsable, or encrypted and not decryptable by this process (one
-// without the encryption device; see docs/encryption.md).
+// unparsable, or encrypted with a key the bridge never got.
 func (s *Server) readable(ctx context.Context, evt *event.Event) (*event.Event, bool) {
 	evt = e2ee.Readable(ctx, s.opts.Bot.Client, evt)
 	if evt.Type == event.EventEncrypted {
